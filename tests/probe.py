@@ -1,0 +1,35 @@
+"""Routes that exist only in the test app, to drive the error model through real requests."""
+
+import marshmallow as ma
+
+from narrative.platform.api import Blueprint
+
+
+class AddressSchema(ma.Schema):
+    city = ma.fields.String(required=True)
+    zip = ma.fields.String(required=True, validate=ma.validate.Length(equal=5))
+
+
+class ProbeSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    count = ma.fields.Integer(validate=ma.validate.Range(min=0))
+    address = ma.fields.Nested(AddressSchema)
+
+
+blp = Blueprint("probe", __name__)
+
+
+@blp.route("/_probe/echo", methods=["POST"])
+@blp.arguments(ProbeSchema)
+@blp.response(201, ProbeSchema)
+def echo(payload):
+    return payload
+
+
+@blp.route("/_probe/boom")
+def boom():
+    raise RuntimeError("secret internals that must not reach the client")
+
+
+def register(app):
+    app.register_blueprint(blp)

@@ -1,0 +1,43 @@
+"""The OpenAPI document: served in both places, with catalog ids as operation ids."""
+
+import pathlib
+
+import pytest
+import yaml
+
+CATALOG = pathlib.Path(__file__).resolve().parents[3] / "shared" / "spec" / "endpoints"
+
+
+def catalog_ids():
+    ids = set()
+    for path in CATALOG.glob("*.yaml"):
+        ids.update(entry["id"] for entry in yaml.safe_load(path.read_text()) or [])
+    return ids
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/api/v1/openapi.json"])
+def test_openapi_document_is_served(client, path):
+    doc = client.get(path).get_json()
+    assert doc["info"]["title"] == "Narrative"
+    assert {"bearerAuth", "apiKey", "executionToken"} <= doc["components"]["securitySchemes"].keys()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/api/v1/docs", "/api/v1/redoc"])
+def test_docs_pages_are_served(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "openapi.json" in response.get_data(as_text=True)
+
+
+@pytest.mark.skipif(not CATALOG.exists(), reason="the endpoint catalog lives beside the checkout")
+def test_every_operation_id_is_a_catalog_id(client):
+    known = catalog_ids()
+    doc = client.get("/openapi.json").get_json()
+    strangers = [
+        (method.upper(), path, op.get("operationId"))
+        for path, item in doc["paths"].items()
+        if not path.startswith("/_probe")
+        for method, op in item.items()
+        if op.get("operationId") not in known
+    ]
+    assert strangers == []
