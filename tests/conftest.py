@@ -101,10 +101,10 @@ def make_app(services, **overrides):
 @pytest.fixture(scope="session")
 def app(services):
     from narrative.extensions import db
-    from tests import probe
+    from tests import probes
 
     app = make_app(services)
-    probe.register(app)
+    probes.register_all(app)
     with app.app_context():
         db.create_all()
     yield app

@@ -1,4 +1,4 @@
-"""Routes that exist only in the test app, to drive the error model through real requests."""
+"""Probe routes for the error model."""
 
 import marshmallow as ma
 
@@ -16,7 +16,7 @@ class ProbeSchema(ma.Schema):
     address = ma.fields.Nested(AddressSchema)
 
 
-blp = Blueprint("probe", __name__)
+blp = Blueprint("probe_errors", __name__)
 
 
 @blp.route("/_probe/echo", methods=["POST"])
@@ -29,7 +29,3 @@ def echo(payload):
 @blp.route("/_probe/boom")
 def boom():
     raise RuntimeError("secret internals that must not reach the client")
-
-
-def register(app):
-    app.register_blueprint(blp)
