@@ -59,9 +59,24 @@ class Config:
     METRICS_BASIC_AUTH = os.environ.get("METRICS_BASIC_AUTH") or None
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 50) * 1024 * 1024
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(instance_dir() / "uploads")
+    # Where stored files live: "local" (files under UPLOAD_DIR); object storage is another backend name.
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    # The default size cap of one stored file when the caller names none.
+    STORAGE_MAX_BYTES = _env_int("STORAGE_MAX_MB", 50) * 1024 * 1024
+
+    # Unset: emails stay in the outbox with status "logged" (`flask narrative outbox` shows them).
+    # smtp://user:pass@host:587?starttls=1, or smtps://user:pass@host:465 for implicit TLS.
+    SMTP_URL = os.environ.get("SMTP_URL") or None
+    SMTP_TIMEOUT_SECONDS = _env_int("SMTP_TIMEOUT_SECONDS", 20)
+    EMAIL_FROM = os.environ.get("EMAIL_FROM", "Narrative <no-reply@narrative.local>")
 
     DEMO_EMAIL = os.environ.get("NARRATIVE_DEMO_EMAIL", "demo@narrative.local")
     DEMO_PASSWORD = os.environ.get("NARRATIVE_DEMO_PASSWORD") or None
+
+    # The frontend's address, for links in emails (activation, password reset); unset: this server.
+    PUBLIC_APP_URL = os.environ.get("PUBLIC_APP_URL") or None
+    # Clerk sign-in: the secret the frontend sends as X-Clerk-Secret; unset: Clerk endpoints answer 503.
+    CLERK_SECRET_KEY = os.environ.get("CLERK_SECRET_KEY") or None
 
     RATELIMIT_ENABLED = True
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -6,17 +6,23 @@ It has no side effects: no migrations, no network, no embedded server started he
 from flask import Flask
 
 from config import config_for, instance_dir
-from narrative import identity, system
+from narrative import files, identity, system
 from narrative.cli import build_cli
 from narrative.extensions import api, db, jwt, limiter, migrate, redis_connection
-from narrative.platform import database  # noqa: F401  (SQLite connection settings)
+from narrative.platform import (
+    database,  # noqa: F401  (SQLite connection settings)
+    events,  # noqa: F401  (outbox tables, after-commit dispatch, sweep)
+    jobs,  # noqa: F401  (the jobs table and its periodic sweep)
+)
 from narrative.platform.errors import register_error_handlers
+from narrative.platform.idempotency import register_idempotency_hooks
 from narrative.platform.logging import configure_logging
+from narrative.platform.ratelimit import register_rate_limit_handlers
 from narrative.platform.redis import embedded_socket_path, limiter_storage_uri, start_embedded_redis
 from narrative.platform.requests import register_request_hooks
 
 # Registration order is the order of the OpenAPI document and of demo seeding.
-DOMAINS = (system, identity)
+DOMAINS = (system, identity, files)
 
 
 def _load_config(app, config):
@@ -66,12 +72,15 @@ def create_app(config=None):
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
     jwt.init_app(app)
     redis_connection.init_app(app)
-    limiter.init_app(app)
     _ensure_embedded_redis(app)
     api.init_app(app)
 
     register_request_hooks(app)
     register_error_handlers(app)
+    # After the request-id and embedded-Redis hooks: a refusal carries the request's id.
+    limiter.init_app(app)
+    register_rate_limit_handlers(app)
+    register_idempotency_hooks(app)
     for domain in DOMAINS:
         domain.register_blueprints(api)
     app.cli.add_command(build_cli(DOMAINS))

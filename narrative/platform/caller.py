@@ -48,13 +48,15 @@ def register_resolver(resolver):
 
 
 _UNRESOLVED = object()
+_ENVIRON_KEY = "narrative.caller"
 
 
 def current_caller():
     """The authenticated caller of this request, or None for an anonymous one (cached per request)."""
     if not has_request_context():
         return None
-    cached = g.get("_caller", _UNRESOLVED)
+    # Cached on the request, not on `g`: an app context (and its `g`) can outlive one request.
+    cached = request.environ.get(_ENVIRON_KEY, _UNRESOLVED)
     if cached is not _UNRESOLVED:
         return cached
     caller = None
@@ -62,7 +64,7 @@ def current_caller():
         caller = resolver()
         if caller is not None:
             break
-    g._caller = caller
+    request.environ[_ENVIRON_KEY] = caller
     if caller is not None:
         # The access log line names the user and workspace of every request.
         g.user_id = caller.user_id

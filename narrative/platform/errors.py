@@ -10,6 +10,7 @@ translated here, so no handler ever builds an error body of its own.
 """
 
 import logging
+import math
 from contextlib import contextmanager
 
 from flask import current_app, g, jsonify
@@ -103,6 +104,22 @@ class ProviderNotConfigured(ApiError):
 
     status = 503
     code = "provider_not_configured"
+
+
+class RateLimited(ApiError):
+    """Too many requests: the body's retry_after_seconds and the Retry-After header say when to retry."""
+
+    status = 429
+
+    def __init__(self, message=None, *, retry_after_seconds=1, headers=None):
+        # Clients sleep for this long, so it is a whole number of seconds and never 0.
+        retry_after = max(1, math.ceil(retry_after_seconds))
+        self.retry_after_seconds = retry_after
+        super().__init__(
+            message or f"Too many requests; retry in {retry_after} seconds.",
+            headers={**(headers or {}), "Retry-After": str(retry_after)},
+            extra={"retry_after_seconds": retry_after},
+        )
 
 
 def error_response(status, code, message, *, details=None, headers=None, extra=None):

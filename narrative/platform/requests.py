@@ -21,6 +21,7 @@ def new_request_id():
 
 def _start_request():
     g.started_at = time.perf_counter()
+    g.user_id = g.workspace_id = None
     incoming = request.headers.get("X-Request-Id", "")
     g.request_id = incoming if _WELL_FORMED_ID.match(incoming) else new_request_id()
 

@@ -1,0 +1,287 @@
+"""Rate limits: one primitive (`hit` / `check`) and one view decorator (`rate_limit`) on Redis.
+
+Limits are strings such as ``"5/minute"`` or ``"60/minute;1000/hour"`` (every limit must pass).
+They are counted with the moving-window strategy of the `limits` library on the Redis server named
+by ``RATELIMIT_STORAGE_URI`` (set by the app factory): each admitted request is a timestamp in a
+Redis list, and the check-and-record is one Lua script (``acquire_moving_window.lua``), so
+
+- there is no double burst at a window edge: "10/minute" never admits 11 requests in any 60 s;
+- a concurrent burst against a limit of 10 admits exactly 10, across threads, processes and hosts.
+
+Timestamps come from the web hosts' clocks, so hosts should run NTP.
+
+Several limits in one string: the window of every limit is read first, and when any of them is
+exhausted the request is refused without consuming anything. Otherwise each limit is hit, the
+tightest first; if a concurrent request takes the last slot of a limit between the read and the hit,
+that limit refuses and the limits already hit keep one entry for the refused request (the only
+over-consumption, and only under that race).
+
+Usage::
+
+    @rate_limit("5/minute", key=by_ip, scope="login")   # per client address
+    @rate_limit("60/minute;1000/hour")                   # per caller (user, API key, token)
+
+    check("proxy-action", action_id, "10/minute;100/hour")   # in a view or service; raises RateLimited
+
+Responses of limited endpoints carry ``RateLimit-Limit``, ``RateLimit-Remaining``,
+``RateLimit-Reset`` (seconds until the oldest counted request leaves the window) and
+``RateLimit-Policy``; a refusal is a 429 ``rate_limited`` with ``retry_after_seconds`` and
+``Retry-After``. Flask-Limiter's own decorators (``limiter.limit``) answer in the same format.
+
+``RATELIMIT_ENABLED = False`` turns every limit off (nothing is counted, nothing is refused).
+A Redis failure is not swallowed: the request fails rather than running unlimited.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from functools import cache, wraps
+
+from flask import after_this_request, current_app, has_request_context, request
+from flask_limiter.errors import RateLimitExceeded
+from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from narrative.platform.caller import caller_key
+from narrative.platform.errors import RateLimited, handle_api_error
+
+__all__ = [
+    "RateDecision",
+    "RateLimited",
+    "by_ip",
+    "check",
+    "hit",
+    "rate_limit",
+    "register_rate_limit_handlers",
+]
+
+# Our keys in the limits library's namespace, apart from Flask-Limiter's (endpoint/key) ones.
+NAMESPACE = "narrative"
+EXTENSION_KEY = "narrative_ratelimit"
+DECISION_ENVIRON_KEY = "narrative.rate_decision"
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """The answer for one request: admitted or not, and the numbers a client needs to pace itself.
+
+    With several limits, `limit`, `remaining`, `reset_seconds` and `window_seconds` describe the
+    limit closest to refusing (the refusing one, when refused).
+    """
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+    retry_after_seconds: int
+    window_seconds: int
+
+    def headers(self):
+        """The RateLimit-* headers (IETF draft names; delta seconds, not timestamps)."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+            "RateLimit-Policy": f"{self.limit};w={self.window_seconds}",
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after_seconds)
+        return headers
+
+
+def by_ip():
+    """Key requests by client address.
+
+    This is `request.remote_addr`: behind a reverse proxy or load balancer, configure
+    `werkzeug.middleware.proxy_fix.ProxyFix` with the number of trusted hops, or every client
+    shares the proxy's address (and one limit).
+    """
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def hit(scope, key, limit):
+    """Count one request of `key` under `scope` against `limit`; returns the `RateDecision`."""
+    items = _parse(limit)
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return _unlimited(items)
+    strategy = _strategy()
+    identifiers = (NAMESPACE, scope, str(key))
+    if len(items) == 1:
+        allowed = strategy.hit(items[0], *identifiers)
+        return _decide(allowed, _windows(strategy, items, identifiers))
+    windows = _windows(strategy, items, identifiers)
+    if any(remaining < 1 for _, remaining, _ in windows):
+        return _decide(False, windows)
+    # Tightest first: a request that loses a race for the last slot usually loses it there,
+    # before any other limit has been consumed.
+    allowed = all(
+        strategy.hit(item, *identifiers) for item, _, _ in sorted(windows, key=lambda window: window[1])
+    )
+    return _decide(allowed, _windows(strategy, items, identifiers))
+
+
+def check(scope, key, limit):
+    """Like `hit`, but raises `RateLimited` (429) when refused.
+
+    In a request, the response (allowed or refused) carries the RateLimit-* headers of the
+    tightest decision checked during the request.
+    """
+    decision = hit(scope, key, limit)
+    if has_request_context() and current_app.config.get("RATELIMIT_ENABLED", True):
+        _expose_in_response(decision)
+    if not decision.allowed:
+        raise RateLimited(retry_after_seconds=decision.retry_after_seconds, headers=decision.headers())
+    return decision
+
+
+def rate_limit(limit, *, key=None, scope=None):
+    """View decorator: refuse with 429 once `key()` (default: the caller) exceeds `limit`.
+
+    `scope` names the counter (default: the view's endpoint name), so two views sharing a scope
+    share a limit. Put it below the auth decorator when the key is the caller, so an anonymous
+    request is refused by auth rather than counted under its address.
+    """
+    _parse(limit)  # a typo in a limit fails at import, not on the first request
+    key_func = key or caller_key
+
+    def decorator(view):
+        @wraps(view)
+        def limited_view(*args, **kwargs):
+            # An empty key must not skip the limit: such requests share one counter instead.
+            check(scope or request.endpoint, key_func() or "unknown", limit)
+            return view(*args, **kwargs)
+
+        return limited_view
+
+    return decorator
+
+
+def register_rate_limit_handlers(app):
+    """Give Flask-Limiter's own limits (`limiter.limit`) our 429 body and RateLimit-* headers."""
+    app.register_error_handler(RateLimitExceeded, _flask_limiter_refusal)
+    app.after_request(_flask_limiter_headers)
+
+
+@cache
+def _parse(limit):
+    items = tuple(parse_many(limit))
+    if not items:
+        raise ValueError(f"no rate limit in {limit!r}")
+    return items
+
+
+def _strategy():
+    """One moving-window limiter per app, on the configured storage (created on first use)."""
+    app = current_app._get_current_object()
+    strategy = app.extensions.get(EXTENSION_KEY)
+    if strategy is None:
+        # Starts the embedded Redis server when the installation runs one.
+        app.extensions["narrative_redis"].url()
+        storage = storage_from_string(
+            app.config["RATELIMIT_STORAGE_URI"], **app.config.get("RATELIMIT_STORAGE_OPTIONS", {})
+        )
+        strategy = app.extensions.setdefault(EXTENSION_KEY, MovingWindowRateLimiter(storage))
+    return strategy
+
+
+def _windows(strategy, items, identifiers):
+    """(item, remaining, reset timestamp) for every limit."""
+    windows = []
+    for item in items:
+        stats = strategy.get_window_stats(item, *identifiers)
+        windows.append((item, max(0, stats.remaining), stats.reset_time))
+    return windows
+
+
+def _decide(allowed, windows):
+    now = time.time()
+    exhausted = [window for window in windows if window[1] < 1]
+    if not allowed and exhausted:
+        # The client may retry once every exhausted limit has a free slot.
+        item, remaining, reset_at = max(exhausted, key=lambda window: window[2])
+    else:
+        item, remaining, reset_at = min(windows, key=lambda window: (window[1], window[2]))
+    reset_seconds = max(0, math.ceil(reset_at - now))
+    return RateDecision(
+        allowed=allowed,
+        limit=item.amount,
+        remaining=remaining,
+        reset_seconds=reset_seconds,
+        retry_after_seconds=0 if allowed else max(1, reset_seconds),
+        window_seconds=item.get_expiry(),
+    )
+
+
+def _unlimited(items):
+    item = items[0]
+    return RateDecision(
+        allowed=True,
+        limit=item.amount,
+        remaining=item.amount,
+        reset_seconds=0,
+        retry_after_seconds=0,
+        window_seconds=item.get_expiry(),
+    )
+
+
+def _expose_in_response(decision):
+    # Kept in the request's environ, not in g: an app context may outlive one request (tests, CLI).
+    current = request.environ.get(DECISION_ENVIRON_KEY)
+    if current is None:
+        after_this_request(_add_decision_headers)
+    if current is None or _is_tighter(decision, current):
+        request.environ[DECISION_ENVIRON_KEY] = decision
+
+
+def _is_tighter(decision, other):
+    return (decision.allowed, decision.remaining) < (other.allowed, other.remaining)
+
+
+def _add_decision_headers(response):
+    decision = request.environ.get(DECISION_ENVIRON_KEY)
+    if decision is not None:
+        for name, value in decision.headers().items():
+            response.headers[name] = value
+    return response
+
+
+def _flask_limiter_decision():
+    """Our decision for the Flask-Limiter limit of this request, or None when it has none."""
+    from narrative.extensions import limiter
+
+    if not (limiter.enabled and limiter.initialized):
+        return None
+    current = limiter.current_limit
+    if current is None:
+        return None
+    window = current.window  # one storage read for both numbers
+    remaining = max(0, window.remaining)
+    reset_seconds = max(0, math.ceil(window.reset_time - time.time()))
+    return RateDecision(
+        allowed=not current.breached,
+        limit=current.limit.amount,
+        remaining=remaining,
+        reset_seconds=reset_seconds,
+        retry_after_seconds=0 if not current.breached else max(1, reset_seconds),
+        window_seconds=current.limit.get_expiry(),
+    )
+
+
+def _flask_limiter_refusal(error):
+    decision = _flask_limiter_decision()
+    if decision is None:
+        return handle_api_error(RateLimited())
+    return handle_api_error(
+        RateLimited(retry_after_seconds=decision.retry_after_seconds, headers=decision.headers())
+    )
+
+
+def _flask_limiter_headers(response):
+    if DECISION_ENVIRON_KEY in request.environ or "RateLimit-Limit" in response.headers:
+        return response
+    decision = _flask_limiter_decision()
+    if decision is not None:
+        for name, value in decision.headers().items():
+            response.headers.setdefault(name, value)
+    return response
