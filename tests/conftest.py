@@ -143,3 +143,20 @@ def client(app):
 @pytest.fixture
 def cli(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def auth_client(app):
+    """A test client signed in as the owner of a new workspace.
+
+    `auth_client.user` and `auth_client.workspace` are that user and workspace; every request
+    carries the owner's access token (pass `headers=` to add or override headers).
+    """
+    from tests.identity.factories import auth_headers, make_user, workspace_of
+
+    user = make_user()
+    client = app.test_client()
+    client.user = user
+    client.workspace = workspace_of(user)
+    client.environ_base["HTTP_AUTHORIZATION"] = auth_headers(user)["Authorization"]
+    return client

@@ -1,0 +1,5 @@
+"""Identity's HTTP endpoints, one module per area; `BLUEPRINTS` is the registration order."""
+
+from narrative.identity.routes import auth, sdk
+
+BLUEPRINTS = [auth.blp, sdk.blp]
