@@ -77,8 +77,27 @@ class Config:
     PUBLIC_APP_URL = os.environ.get("PUBLIC_APP_URL") or None
     # Clerk sign-in: the secret the frontend sends as X-Clerk-Secret; unset: Clerk endpoints answer 503.
     CLERK_SECRET_KEY = os.environ.get("CLERK_SECRET_KEY") or None
+    # Supabase sign-in (studio family): the public project URL and anon key for the frontend, and the
+    # project's JWT secret to verify Supabase access tokens; unset: the exchange answers 503.
+    SUPABASE_URL = os.environ.get("SUPABASE_URL") or None
+    SUPABASE_ANON_KEY = os.environ.get("SUPABASE_ANON_KEY") or None
+    SUPABASE_JWT_SECRET = os.environ.get("SUPABASE_JWT_SECRET") or None
+    # Licence keys (assistant family): the vendor's Ed25519 or RSA public key, PEM text or a file
+    # path; unset: applying a licence answers 503. Tokens must name LICENSE_AUDIENCE in `aud`.
+    LICENSE_PUBLIC_KEY = os.environ.get("LICENSE_PUBLIC_KEY") or None
+    LICENSE_AUDIENCE = os.environ.get("LICENSE_AUDIENCE", "narrative-assistant")
+    LICENSE_ISSUER = os.environ.get("LICENSE_ISSUER") or None
+    # Interface languages offered to users (assistant setup-status), comma-separated.
+    AVAILABLE_LOCALES = os.environ.get("AVAILABLE_LOCALES", "en")
 
     RATELIMIT_ENABLED = True
+
+    # API proxy (/x/{action_id}): body caps both ways, how much of each body the executions log
+    # keeps, and whether executions are written by a background thread or inline (the benchmark's A/B).
+    PROXY_MAX_BODY_BYTES = _env_int("PROXY_MAX_BODY_MB", 64) * 1024 * 1024
+    PROXY_MAX_RESPONSE_BYTES = _env_int("PROXY_MAX_RESPONSE_MB", 64) * 1024 * 1024
+    PROXY_LOGGED_BODY_BYTES = _env_int("PROXY_LOGGED_BODY_BYTES", 2048)
+    PROXY_EXECUTION_WRITES = os.environ.get("PROXY_EXECUTION_WRITES", "background")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     API_TITLE = "Narrative"

@@ -18,3 +18,17 @@ def register_blueprints(api):
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    # Nested sub-domains with their own packages.
+    from narrative.identity.api_keys.routes import blp as api_keys_blp
+    from narrative.identity.roles.routes import blp as roles_blp
+
+    api.register_blueprint(roles_blp)
+    api.register_blueprint(api_keys_blp)
+    from narrative.identity import members, teams, workspaces
+
+    for subdomain in (workspaces, members, teams):
+        subdomain.register_blueprints(api)
+    # The organisation assistant family's auth, users and organisation endpoints.
+    from narrative.identity.routes.assistant import blp as assistant_blp
+
+    api.register_blueprint(assistant_blp)

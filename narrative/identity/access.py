@@ -32,7 +32,7 @@ import uuid
 from copy import deepcopy
 from functools import wraps
 
-from flask import g, request
+from flask import request
 
 from narrative.extensions import db, jwt
 from narrative.identity import permissions
@@ -46,7 +46,7 @@ from narrative.identity.tokens import (
     decode_jwt,
     hash_secret,
 )
-from narrative.platform.caller import API_KEY, USER, Caller, current_caller, register_resolver
+from narrative.platform.caller import API_KEY, USER, Caller, current_caller, register_resolver, set_caller
 from narrative.platform.errors import Forbidden, Unauthorized, error_response
 from narrative.platform.models import utcnow
 from narrative.platform.redis import get_redis
@@ -213,9 +213,7 @@ def switch_workspace(workspace_id):
     if member is None:
         raise NotAMember()
     caller = dataclasses.replace(caller, workspace_id=member.workspace_id, role=member.role)
-    # The platform caches the caller on the request (caller.py), so the switch is recorded there.
-    request.environ["narrative.caller"] = caller
-    g.workspace_id = caller.workspace_id
+    set_caller(caller)
     _request_cache()[_MEMBER_CACHE] = member
     return caller
 

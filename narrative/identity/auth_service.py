@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import current_app, has_request_context, request
 
 from narrative.extensions import db
-from narrative.identity import tokens
+from narrative.identity import mfa, tokens
 from narrative.identity.credential_models import ACTIVATION, IMPERSONATION, PASSWORD_RESET
 from narrative.identity.models import (
     MEMBER_ACTIVE,
@@ -164,9 +164,16 @@ def authenticate(*, email, password):
     return user
 
 
-def login(*, email, password, workspace_id=None):
-    """Check the credentials and start a session; returns (user, TokenPair)."""
-    user = authenticate(email=email, password=password)
+def login(*, email=None, password=None, workspace_id=None, mfa_token=None, mfa_code=None):
+    """Check the credentials (and the second factor when the account has MFA) and start a session.
+
+    Every family's login comes here, so no family skips the second factor. Returns (user, TokenPair).
+    """
+    if mfa_token:
+        user, workspace_id = mfa.complete_challenge(token=mfa_token, code=mfa_code, workspace_id=workspace_id)
+    else:
+        user = authenticate(email=email, password=password)
+        mfa.require_second_factor(user=user, code=mfa_code, workspace_id=workspace_id)
     user.last_login_at = utcnow()
     pair = start_session(user=user, workspace_id=workspace_id)
     db.session.commit()

@@ -76,9 +76,30 @@ class MeQueryArgsSchema(ma.Schema):
     workspace_id = ma.fields.UUID(load_default=None)
 
 
-class LoginSchema(ma.Schema):
-    email = ma.fields.String(required=True)
-    password = ma.fields.String(required=True, load_only=True)
+class SecondFactorFields(ma.Schema):
+    """Finishing a login for an account with MFA: the challenge from the first answer, and a code."""
+
+    mfa_token = ma.fields.String(
+        load_default=None, metadata={"description": "The challenge from a 403 mfa_required answer"}
+    )
+    mfa_code = ma.fields.String(
+        load_default=None, metadata={"description": "Authenticator code or backup code"}
+    )
+
+    @ma.validates_schema
+    def _credentials_or_challenge(self, data, **kwargs):
+        if data.get("mfa_token"):
+            return
+        missing = {name: ["Missing data for required field."] for name in ("email", "password")}
+        missing = {name: message for name, message in missing.items() if not data.get(name)}
+        if missing:
+            raise ma.ValidationError(missing)
+
+
+class LoginSchema(SecondFactorFields):
+    email = ma.fields.String(load_default=None)
+    password = ma.fields.String(load_default=None, load_only=True)
+    otp = ma.fields.String(load_default=None, metadata={"description": "Same as mfa_code"})
     workspace_id = ma.fields.UUID(
         load_default=None, metadata={"description": "Start the session in this workspace"}
     )
@@ -198,9 +219,11 @@ class AvatarUploadSchema(ma.Schema):
 # --- narrative-sdk (camelCase on the wire) ---------------------------------------------------
 
 
-class SdkLoginSchema(ma.Schema):
-    email = ma.fields.String(required=True)
-    password = ma.fields.String(required=True, load_only=True)
+class SdkLoginSchema(SecondFactorFields):
+    email = ma.fields.String(load_default=None)
+    password = ma.fields.String(load_default=None, load_only=True)
+    mfa_token = ma.fields.String(load_default=None, data_key="mfaToken")
+    mfa_code = ma.fields.String(load_default=None, data_key="mfaCode")
 
 
 class SdkTokenSchema(ma.Schema):

@@ -64,12 +64,17 @@ def current_caller():
         caller = resolver()
         if caller is not None:
             break
+    set_caller(caller)
+    return caller
+
+
+def set_caller(caller):
+    """Make `caller` this request's caller (identity uses it when a request switches workspace)."""
     request.environ[_ENVIRON_KEY] = caller
     if caller is not None:
         # The access log line names the user and workspace of every request.
         g.user_id = caller.user_id
         g.workspace_id = caller.workspace_id
-    return caller
 
 
 def caller_key():

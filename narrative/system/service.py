@@ -32,8 +32,15 @@ def check_redis():
 
 
 def current_tier():
-    """Licence tier; Community until a signed licence is applied (licensing arrives with identity)."""
-    return "community"
+    """Licence tier of the caller's organisation (anonymous: the installation's highest in force)."""
+    from narrative.licensing.service import COMMUNITY, tier_for_request
+
+    try:
+        return tier_for_request()
+    except Exception as exc:  # the health answer must not fail because the licence table cannot be read
+        current_app.logger.warning("licence tier unavailable: %s", exc)
+        db.session.rollback()
+        return COMMUNITY
 
 
 def readiness():

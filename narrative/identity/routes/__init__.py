@@ -1,5 +1,5 @@
 """Identity's HTTP endpoints, one module per area; `BLUEPRINTS` is the registration order."""
 
-from narrative.identity.routes import auth, sdk
+from narrative.identity.routes import auth, sdk, studio
 
-BLUEPRINTS = [auth.blp, sdk.blp]
+BLUEPRINTS = [auth.blp, sdk.blp, studio.blp]

@@ -109,9 +109,17 @@ def describe_me(user):
 @blp.arguments(LoginSchema)
 @blp.response(200, SessionSchema)
 def login(payload):
-    """Sign in with email and password (5 per minute per address)"""
+    """Sign in with email and password (5 per minute per address)
+
+    Accounts with MFA answer 403 `mfa_required` with `mfa_token`; send `{mfa_token, mfa_code}` (or
+    `email`, `password` and `mfa_code` together) to finish signing in.
+    """
     user, pair = auth_service.login(
-        email=payload["email"], password=payload["password"], workspace_id=payload["workspace_id"]
+        email=payload["email"],
+        password=payload["password"],
+        workspace_id=payload["workspace_id"],
+        mfa_token=payload["mfa_token"],
+        mfa_code=payload["mfa_code"] or payload["otp"],
     )
     return session_body(user, pair)
 

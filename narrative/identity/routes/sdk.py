@@ -24,7 +24,12 @@ blp = Blueprint("sdk_auth", __name__, description="Narrative SDK authentication"
 @blp.response(200, SdkTokenSchema)
 def login(payload):
     """Authenticate user and issue tokens"""
-    _, pair = auth_service.login(email=payload["email"], password=payload["password"])
+    _, pair = auth_service.login(
+        email=payload["email"],
+        password=payload["password"],
+        mfa_token=payload["mfa_token"],
+        mfa_code=payload["mfa_code"],
+    )
     return pair
 
 
