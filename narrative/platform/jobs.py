@@ -299,10 +299,6 @@ def _update_row(job_id, *, only_if_status=None, **values):
     if only_if_status is not None:
         statement = statement.where(Job.status.in_(only_if_status))
     with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # A job row is bookkeeping: live progress is in the stream and the sweep repairs a row
-            # that a server crash loses, so these writes need not wait for the WAL flush.
-            connection.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
         return connection.execute(statement.returning(*Job.__table__.c)).mappings().first()
 
 
