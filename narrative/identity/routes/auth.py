@@ -45,7 +45,9 @@ from narrative.identity.schemas import (
 from narrative.identity.service import find_user_by_email
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import NotFound
+from narrative.platform.jobs import get_job
 from narrative.platform.ratelimit import by_ip, rate_limit
+from narrative.platform.sse import job_stream_response
 
 blp = Blueprint(
     "auth", __name__, description="Authentication: sessions, signup, activation, passwords, profiles"
@@ -356,3 +358,22 @@ def upload_user_avatar(files, user_id):
     profile_service.set_avatar(user=user, upload=files["file"], workspace_id=current_caller().workspace_id)
     db.session.commit()
     return user
+
+
+SIGNUP_JOB_KIND = "auth.signup"
+
+
+@blp.route("/api/v1/auth/signup/jobs/<job_id>/stream")
+@blp.operation("core.auth.signup-job-stream")
+@require(public=True)
+def signup_job_stream(job_id):
+    """Stream provisioning progress of an asynchronous signup (Server-Sent Events)
+
+    No authentication: the unguessable job id is the secret. Frames carry `status`, `progress`,
+    `current_step` and `result`; on COMPLETED the result holds `access_token`, `refresh_token`,
+    `workspace_id` and `workspace_name`. Only signup jobs are streamed here: any other job id is 404.
+    """
+    job = get_job(job_id)
+    if job.kind != SIGNUP_JOB_KIND:
+        raise NotFound("Job not found.")
+    return job_stream_response(job)
