@@ -249,3 +249,14 @@ class SdkMeSchema(ma.Schema):
     email = ma.fields.String()
     name = ma.fields.String(allow_none=True)
     role = ma.fields.String(allow_none=True)
+
+
+class UserView:
+    """A user plus extra attributes for a response schema (me, user with member)."""
+
+    def __init__(self, user, **extra):
+        self._user = user
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name):
+        return getattr(self._user, name)

@@ -49,6 +49,7 @@ from narrative.identity.assistant_schemas import (
     WaitlistEntrySchema,
 )
 from narrative.identity.models import Member, Team, Workspace
+from narrative.identity.schemas import UserView
 from narrative.identity.teams import service as teams_service
 from narrative.identity.workspaces import service as workspaces_service
 from narrative.licensing import service as licensing
@@ -187,21 +188,10 @@ def current_user_record():
     return _current_user_view(current_user(), member)
 
 
-class _UserWith:
-    """The user plus the response's extra attributes (role, organisation)."""
-
-    def __init__(self, user, **extra):
-        self._user = user
-        self.__dict__.update(extra)
-
-    def __getattr__(self, name):
-        return getattr(self._user, name)
-
-
 def _current_user_view(user, member):
     workspace = current_workspace()
     role = member.role if member else None
-    return _UserWith(user, role=role, organization=_brief(workspace, role) if member else None)
+    return UserView(user, role=role, organization=_brief(workspace, role) if member else None)
 
 
 @blp.route("/auth/my-permissions")

@@ -40,6 +40,7 @@ from narrative.identity.schemas import (
     TokenSchema,
     UserSchema,
     UserUpdateSchema,
+    UserView,
     UserWithMemberSchema,
 )
 from narrative.identity.service import find_user_by_email
@@ -54,17 +55,6 @@ blp = Blueprint(
 )
 
 LOGIN_LIMIT = "5/minute"
-
-
-class UserView:
-    """A user plus extra attributes for a response schema (me, user with member)."""
-
-    def __init__(self, user, **extra):
-        self._user = user
-        self.__dict__.update(extra)
-
-    def __getattr__(self, name):
-        return getattr(self._user, name)
 
 
 def session_body(user, pair):
