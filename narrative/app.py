@@ -6,7 +6,19 @@ It has no side effects: no migrations, no network, no embedded server started he
 from flask import Flask
 
 from config import config_for, instance_dir
-from narrative import activity, files, identity, licensing, modules, notifications, proxy, system, webhooks
+from narrative import (
+    activity,
+    ai,
+    conversations,
+    files,
+    identity,
+    licensing,
+    modules,
+    notifications,
+    proxy,
+    system,
+    webhooks,
+)
 from narrative.cli import build_cli
 from narrative.extensions import api, db, jwt, limiter, migrate, redis_connection
 from narrative.platform import (
@@ -22,7 +34,19 @@ from narrative.platform.redis import embedded_socket_path, limiter_storage_uri, 
 from narrative.platform.requests import register_request_hooks
 
 # Registration order is the order of the OpenAPI document and of demo seeding.
-DOMAINS = (system, identity, modules, files, webhooks, notifications, activity, proxy, licensing)
+DOMAINS = (
+    system,
+    identity,
+    modules,
+    files,
+    webhooks,
+    notifications,
+    activity,
+    proxy,
+    licensing,
+    ai,
+    conversations,
+)
 
 
 def _load_config(app, config):

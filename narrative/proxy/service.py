@@ -5,9 +5,7 @@ changes what the proxy may do with a token (an update, a deactivation, a revocat
 proxy's cached view of that token once the transaction commits (`proxy.forget_tokens`).
 """
 
-import base64
 import hashlib
-import hmac
 import json
 import secrets
 import urllib.parse
@@ -15,11 +13,12 @@ import uuid
 from functools import lru_cache
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
 from flask import current_app
 
 from narrative.extensions import db
 from narrative.identity.models import Workspace
+from narrative.platform.crypto import fernet_for, mask_secret
 from narrative.platform.errors import Forbidden, NotFound, ValidationFailed
 from narrative.platform.models import utcnow
 from narrative.platform.outbound import private_urls_allowed, validate_url
@@ -56,16 +55,8 @@ class ExecutionLimitReached(Forbidden):
 
 
 def _fernet():
-    """Fernet key derived from SECRET_KEY (HMAC-SHA256 with a purpose label), cached per secret."""
-    secret = current_app.config["SECRET_KEY"]
-    cached = _FERNETS.get(secret)
-    if cached is None:
-        digest = hmac.new(secret.encode(), b"narrative.proxy.upstream-headers", hashlib.sha256).digest()
-        cached = _FERNETS[secret] = Fernet(base64.urlsafe_b64encode(digest))
-    return cached
-
-
-_FERNETS = {}
+    """Fernet key derived from SECRET_KEY (HMAC-SHA256 with a purpose label: the stored data's scheme)."""
+    return fernet_for("narrative.proxy.upstream-headers", kdf="hmac")
 
 
 def encrypt_headers(headers):
@@ -89,14 +80,6 @@ def _decrypted(secret, ciphertext):
         # SECRET_KEY changed since the headers were saved: the action must be given them again.
         current_app.logger.error("proxy upstream headers cannot be decrypted (SECRET_KEY changed?)")
         return ()
-
-
-def mask_secret(value):
-    """Enough to recognise a value (its last 4 characters, for long ones), never enough to use it."""
-    value = str(value)
-    if len(value) >= 12:
-        return "****" + value[-4:]
-    return "****"
 
 
 def _validated_headers(headers):

@@ -22,10 +22,7 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
+from narrative.platform.crypto import CannotDecrypt, decrypt_text, encrypt_text
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -62,14 +59,11 @@ def signature_header(secrets_in_use, *, message_id, timestamp, body):
     return " ".join(sign(s, message_id=message_id, timestamp=timestamp, body=body) for s in secrets_in_use)
 
 
-def _fernet():
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"narrative.webhooks.secret")
-    key = hkdf.derive(current_app.config["SECRET_KEY"].encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+_PURPOSE = "narrative.webhooks.secret"
 
 
 def encrypt_secret(secret):
-    return _ENCRYPTED_PREFIX + _fernet().encrypt(secret.encode()).decode()
+    return _ENCRYPTED_PREFIX + encrypt_text(_PURPOSE, secret)
 
 
 def decrypt_secret(stored):
@@ -77,8 +71,8 @@ def decrypt_secret(stored):
     if not stored.startswith(_ENCRYPTED_PREFIX):
         raise RuntimeError("unknown webhook secret format")
     try:
-        return _fernet().decrypt(stored[len(_ENCRYPTED_PREFIX) :].encode()).decode()
-    except InvalidToken:
+        return decrypt_text(_PURPOSE, stored[len(_ENCRYPTED_PREFIX) :])
+    except CannotDecrypt:
         raise RuntimeError("the webhook secret cannot be decrypted (was SECRET_KEY changed?)") from None
 
 
