@@ -64,6 +64,10 @@ class Config:
     # The default size cap of one stored file when the caller names none.
     STORAGE_MAX_BYTES = _env_int("STORAGE_MAX_MB", 50) * 1024 * 1024
 
+    # Geocoding of records: Google's Geocoding API when a key is set, the offline gazetteer otherwise.
+    GOOGLE_MAPS_API_KEY = os.environ.get("GOOGLE_MAPS_API_KEY") or None
+    GOOGLE_GEOCODING_RATE = os.environ.get("GOOGLE_GEOCODING_RATE", "40/second")
+
     # Unset: emails stay in the outbox with status "logged" (`flask narrative outbox` shows them).
     # smtp://user:pass@host:587?starttls=1, or smtps://user:pass@host:465 for implicit TLS.
     SMTP_URL = os.environ.get("SMTP_URL") or None

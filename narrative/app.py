@@ -16,6 +16,7 @@ from narrative import (
     modules,
     notifications,
     proxy,
+    records,
     system,
     webhooks,
 )
@@ -46,6 +47,7 @@ DOMAINS = (
     licensing,
     ai,
     conversations,
+    records,
 )
 
 
