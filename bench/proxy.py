@@ -85,7 +85,7 @@ def wait_for(url, proc, seconds=90):
 
 
 def prepare_database(database, redis_url):
-    """A new database migrated to head plus the tables not yet in a migration; a claimed Redis index."""
+    """A new database migrated to head, and a claimed Redis index."""
     import redis
 
     from tests.conftest import REDIS_LOCK_KEY, create_postgres_database
@@ -105,7 +105,6 @@ def prepare_database(database, redis_url):
     app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "REDIS_URL": redis_url})
     with app.app_context():
         upgrade()
-        db.create_all()  # tables whose migration the lead has not written yet
 
     def cleanup():
         with app.app_context():
