@@ -1,20 +1,16 @@
 """Rate limits: one primitive (`hit` / `check`) and one view decorator (`rate_limit`) on Redis.
 
 Limits are strings such as ``"5/minute"`` or ``"60/minute;1000/hour"`` (every limit must pass).
-They are counted with the moving-window strategy of the `limits` library on the Redis server named
-by ``RATELIMIT_STORAGE_URI`` (set by the app factory): each admitted request is a timestamp in a
-Redis list, and the check-and-record is one Lua script (``acquire_moving_window.lua``), so
+They are counted in moving windows on the app's Redis server: each admitted request is a timestamp
+in one Redis list per limit, and checking, recording and reading every window of a request is one
+Lua script (one round trip, atomic), so
 
 - there is no double burst at a window edge: "10/minute" never admits 11 requests in any 60 s;
-- a concurrent burst against a limit of 10 admits exactly 10, across threads, processes and hosts.
+- a concurrent burst against a limit of 10 admits exactly 10, across threads, processes and hosts;
+- with several limits in one string ("60/minute;1000/hour") every limit must have room, and a
+  refused request consumes nothing in any of them.
 
 Timestamps come from the web hosts' clocks, so hosts should run NTP.
-
-Several limits in one string: the window of every limit is read first, and when any of them is
-exhausted the request is refused without consuming anything. Otherwise each limit is hit, the
-tightest first; if a concurrent request takes the last slot of a limit between the read and the hit,
-that limit refuses and the limits already hit keep one entry for the refused request (the only
-over-consumption, and only under that race).
 
 Usage::
 
@@ -40,11 +36,10 @@ from functools import cache, wraps
 from flask import after_this_request, current_app, has_request_context, request
 from flask_limiter.errors import RateLimitExceeded
 from limits import parse_many
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
 from narrative.platform.caller import caller_key
 from narrative.platform.errors import RateLimited, handle_api_error
+from narrative.platform.redis import get_redis
 
 __all__ = [
     "RateDecision",
@@ -105,20 +100,58 @@ def hit(scope, key, limit):
     items = _parse(limit)
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return _unlimited(items)
-    strategy = _strategy()
-    identifiers = (NAMESPACE, scope, str(key))
-    if len(items) == 1:
-        allowed = strategy.hit(items[0], *identifiers)
-        return _decide(allowed, _windows(strategy, items, identifiers))
-    windows = _windows(strategy, items, identifiers)
-    if any(remaining < 1 for _, remaining, _ in windows):
-        return _decide(False, windows)
-    # Tightest first: a request that loses a race for the last slot usually loses it there,
-    # before any other limit has been consumed.
-    allowed = all(
-        strategy.hit(item, *identifiers) for item, _, _ in sorted(windows, key=lambda window: window[1])
-    )
-    return _decide(allowed, _windows(strategy, items, identifiers))
+    now = time.time()
+    keys = [f"{NAMESPACE}:ratelimit:{scope}:{key}:{item.amount}/{item.get_expiry()}" for item in items]
+    arguments = [repr(now)]
+    for item in items:
+        arguments += [item.amount, item.get_expiry()]
+    allowed, stats = _moving_windows_script()(keys=keys, args=arguments)
+    windows = []
+    for index, item in enumerate(items):
+        counted, oldest = int(stats[2 * index]), float(stats[2 * index + 1])
+        # A slot frees up when the oldest request still in the window leaves it.
+        windows.append((item, max(0, item.amount - counted), oldest + item.get_expiry()))
+    return _decide(bool(allowed), windows)
+
+
+# KEYS: one list of timestamps per limit; ARGV: now, then amount and window seconds per limit.
+# Returns {1 if admitted else 0, {count in window, oldest timestamp in window, ...}}.
+_MOVING_WINDOWS = """
+local now = tonumber(ARGV[1])
+local admitted = 1
+for i = 1, #KEYS do
+  local amount, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local last_slot = redis.call('LINDEX', KEYS[i], amount - 1)
+  if last_slot and tonumber(last_slot) > now - window then admitted = 0 end
+end
+if admitted == 1 then
+  for i = 1, #KEYS do
+    local amount, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+    redis.call('LPUSH', KEYS[i], ARGV[1])
+    redis.call('LTRIM', KEYS[i], 0, amount - 1)
+    redis.call('EXPIRE', KEYS[i], math.ceil(window))
+  end
+end
+local stats = {}
+for i = 1, #KEYS do
+  local amount, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local counted, oldest = 0, ARGV[1]
+  for _, entry in ipairs(redis.call('LRANGE', KEYS[i], 0, amount - 1)) do
+    if tonumber(entry) > now - window then counted = counted + 1; oldest = entry end
+  end
+  stats[#stats + 1] = counted
+  stats[#stats + 1] = oldest
+end
+return {admitted, stats}
+"""
+
+
+def _moving_windows_script():
+    app = current_app._get_current_object()
+    script = app.extensions.get(EXTENSION_KEY)
+    if script is None:
+        script = app.extensions.setdefault(EXTENSION_KEY, get_redis().register_script(_MOVING_WINDOWS))
+    return script
 
 
 def check(scope, key, limit):
@@ -169,29 +202,6 @@ def _parse(limit):
     if not items:
         raise ValueError(f"no rate limit in {limit!r}")
     return items
-
-
-def _strategy():
-    """One moving-window limiter per app, on the configured storage (created on first use)."""
-    app = current_app._get_current_object()
-    strategy = app.extensions.get(EXTENSION_KEY)
-    if strategy is None:
-        # Starts the embedded Redis server when the installation runs one.
-        app.extensions["narrative_redis"].url()
-        storage = storage_from_string(
-            app.config["RATELIMIT_STORAGE_URI"], **app.config.get("RATELIMIT_STORAGE_OPTIONS", {})
-        )
-        strategy = app.extensions.setdefault(EXTENSION_KEY, MovingWindowRateLimiter(storage))
-    return strategy
-
-
-def _windows(strategy, items, identifiers):
-    """(item, remaining, reset timestamp) for every limit."""
-    windows = []
-    for item in items:
-        stats = strategy.get_window_stats(item, *identifiers)
-        windows.append((item, max(0, stats.remaining), stats.reset_time))
-    return windows
 
 
 def _decide(allowed, windows):
