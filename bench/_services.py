@@ -62,3 +62,9 @@ def prepare(database_url=DEFAULT_DATABASE, redis_url=DEFAULT_REDIS):
 def noop():
     """The job the throughput benchmark runs: nothing, so the figure is the machinery's cost."""
     return None
+
+
+def percentile(values, fraction):
+    """The value below which `fraction` of `values` fall (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

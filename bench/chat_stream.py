@@ -26,7 +26,8 @@ sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 import httpx
 
-from bench.proxy import percentile, prepare_database, wait_for
+from bench._services import percentile
+from bench.proxy import prepare_database, wait_for
 
 NOTES = {
     "Roof repair budget": "The roof repair on Elm Street is budgeted at 18,500 dollars. The roofer starts "

@@ -19,12 +19,7 @@ sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 from rq import Queue, SimpleWorker, Worker
 
-from bench._services import DEFAULT_DATABASE, DEFAULT_REDIS, noop, prepare
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+from bench._services import DEFAULT_DATABASE, DEFAULT_REDIS, noop, percentile, prepare
 
 
 def enqueue_narrative_jobs(app, count):

@@ -26,6 +26,8 @@ import httpx
 
 sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
+from bench._services import percentile
+
 BODY = json.dumps({"ok": True, "message": "hello from upstream"}).encode()
 PAYLOAD = json.dumps({"to": "+4400000000", "text": "bench"}).encode()
 BIG = 50 * 1024 * 1024
@@ -158,11 +160,6 @@ def make_action(base, key, target, **fields):
 
 
 # ---- measuring ----------------------------------------------------------------------------------
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def run_load(url, headers, total, concurrency):

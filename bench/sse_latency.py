@@ -20,7 +20,7 @@ import httpx
 
 sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
-from bench._services import DEFAULT_DATABASE, DEFAULT_REDIS, free_port, prepare
+from bench._services import DEFAULT_DATABASE, DEFAULT_REDIS, free_port, percentile, prepare
 
 
 def start_server(env, *, workers, threads):
@@ -131,11 +131,6 @@ async def count_held_streams(app, base, attempts):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return held
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def main():

@@ -20,13 +20,8 @@ import sys
 import threading
 import time
 
-from bench._services import DEFAULT_DATABASE, prepare
+from bench._services import DEFAULT_DATABASE, percentile, prepare
 from tests.webhooks.receiver import Receiver
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def set_up_webhook(app, url):

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from narrative.conversations.models import ChatAttachment
 from narrative.extensions import db
 from narrative.platform.errors import NotFound
+from narrative.platform.models import parse_uuid
 from narrative.platform.storage import open_file, signed_download_url, store_file
 from narrative.platform.tenancy import current_workspace_id
 
@@ -81,9 +82,9 @@ def conversation_attachments(conversation):
 
 def attachment_by_file_id(file_id, *, user_id):
     """The attachment of a conversation the caller can see, by its storage file id (404 otherwise)."""
-    from narrative.conversations.service import _as_uuid, get_conversation
+    from narrative.conversations.service import get_conversation
 
-    ident = _as_uuid(file_id)
+    ident = parse_uuid(file_id)
     attachment = (
         db.session.scalar(
             sa.select(ChatAttachment).where(

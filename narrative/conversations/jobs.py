@@ -26,6 +26,7 @@ from narrative.conversations.models import (
 from narrative.extensions import db
 from narrative.platform.errors import ApiError
 from narrative.platform.jobs import TERMINAL_STATUSES, Job, JobCancelled, current_progress, publish
+from narrative.platform.models import parse_uuid
 from narrative.platform.periodic import every
 
 log = logging.getLogger("narrative.conversations.jobs")
@@ -241,7 +242,7 @@ def _attachment_texts(rows):
         return {}
     found = db.session.execute(
         sa.select(ChatAttachment.file_id, ChatAttachment.extracted_text).where(
-            ChatAttachment.file_id.in_([service._as_uuid(i) for i in ids])
+            ChatAttachment.file_id.in_([parse_uuid(i) for i in ids])
         )
     ).all()
     return {str(file_id): text for file_id, text in found if text}

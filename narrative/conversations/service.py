@@ -25,7 +25,7 @@ from narrative.conversations.models import (
 from narrative.extensions import db
 from narrative.platform.errors import BadRequest, Conflict, Forbidden, NotFound
 from narrative.platform.jobs import publish
-from narrative.platform.models import utcnow
+from narrative.platform.models import parse_uuid, utcnow
 from narrative.platform.tenancy import current_workspace_id, get_in_workspace_or_404, tenant_select
 from narrative.platform.transactions import on_commit
 
@@ -163,15 +163,6 @@ def publish_event(conversation_id, payload):
 # --- conversations ----------------------------------------------------------------------------
 
 
-def _as_uuid(value):
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def visible_conversations(user_id, *criteria):
     """The caller's workspace's live conversations that `user_id` owns or takes part in."""
     shared = sa.select(ConversationParticipant.conversation_id).where(
@@ -200,7 +191,7 @@ def list_conversations_query(
     if archived is not None:
         criteria.append(Conversation.is_archived.is_(archived))
     if folder_id:
-        criteria.append(Conversation.folder_id == (_as_uuid(folder_id) or uuid.UUID(int=0)))
+        criteria.append(Conversation.folder_id == (parse_uuid(folder_id) or uuid.UUID(int=0)))
     if pinned_only:
         criteria.append(Conversation.is_pinned.is_(True))
     if uncategorized:
@@ -218,7 +209,7 @@ def list_conversations_query(
 
 def get_conversation(conversation_id, *, user_id, must_own=False):
     """The conversation if `user_id` may see it (404 otherwise); `must_own` also needs ownership (403)."""
-    ident = _as_uuid(conversation_id)
+    ident = parse_uuid(conversation_id)
     conversation = None
     if ident is not None:
         conversation = db.session.scalar(visible_conversations(user_id, Conversation.id == ident))
@@ -335,7 +326,7 @@ def ordered_messages(conversation, *, include_superseded=True):
 
 def get_message(message_id, *, user_id):
     """A message in a conversation `user_id` may see (404 otherwise)."""
-    ident = _as_uuid(message_id)
+    ident = parse_uuid(message_id)
     message = db.session.get(Message, ident) if ident else None
     if message is None or str(message.workspace_id) != str(current_workspace_id()):
         raise NotFound("Message not found.")
@@ -350,7 +341,7 @@ def _attachment_entries(conversation, file_ids):
     """Validate attachment ids: files uploaded into this conversation (platform storage ids)."""
     entries = []
     for raw in file_ids or ():
-        ident = _as_uuid(raw.get("file_id") if isinstance(raw, dict) else raw)
+        ident = parse_uuid(raw.get("file_id") if isinstance(raw, dict) else raw)
         attachment = (
             db.session.scalar(
                 sa.select(ChatAttachment).where(
@@ -488,7 +479,7 @@ def branch_conversation(conversation, *, user_id, message_id=None, title=None):
     """A new conversation owned by `user_id` holding this one's history up to `message_id`."""
     history = ordered_messages(conversation, include_superseded=False)
     if message_id is not None:
-        ident = _as_uuid(message_id)
+        ident = parse_uuid(message_id)
         cut = next((i for i, m in enumerate(history) if m.id == ident), None)
         if cut is None:
             raise NotFound("Message not found in this conversation.")
@@ -540,7 +531,7 @@ def share_conversation(conversation, *, user_id, added_by_id):
     """Add an active member of the workspace as a participant (anyone else is a 404)."""
     from narrative.identity.models import Member
 
-    target = _as_uuid(user_id)
+    target = parse_uuid(user_id)
     member = (
         db.session.scalar(
             sa.select(Member).where(
@@ -587,7 +578,7 @@ def list_participants(conversation):
 
 
 def remove_participant(conversation, *, user_id):
-    target = _as_uuid(user_id)
+    target = parse_uuid(user_id)
     if target == conversation.owner_id:
         raise Conflict("The owner cannot be removed from a conversation.")
     participant = (
@@ -688,7 +679,7 @@ def delete_folder(folder):
 
 def reorder_folders(*, user_id, folder_ids):
     folders = {f.id: f for f in db.session.scalars(folders_query(user_id)).all()}
-    wanted = [_as_uuid(i) for i in folder_ids]
+    wanted = [parse_uuid(i) for i in folder_ids]
     if any(i not in folders for i in wanted) or len(set(wanted)) != len(wanted):
         raise NotFound("Folder not found.")
     # Folders left out keep their relative order after the listed ones.
@@ -842,7 +833,7 @@ def search_workspace_data(*, user_id, query, limit=10, source_types=None):
         hits = retrieval.search(
             workspace_id=current_workspace_id(), query=query, k=limit * 2, source_types=source_types
         )
-        message_ids = [_as_uuid(h.source_id) for h in hits if h.source_type == "chat_message"]
+        message_ids = [parse_uuid(h.source_id) for h in hits if h.source_type == "chat_message"]
         visible = set()
         if message_ids:
             allowed = visible_conversations(user_id).with_only_columns(Conversation.id)

@@ -48,7 +48,7 @@ from narrative.identity.tokens import (
 )
 from narrative.platform.caller import API_KEY, USER, Caller, current_caller, register_resolver, set_caller
 from narrative.platform.errors import Forbidden, Unauthorized, error_response
-from narrative.platform.models import utcnow
+from narrative.platform.models import parse_uuid, utcnow
 from narrative.platform.redis import get_redis
 
 API_KEY_PREFIX = "sk_"
@@ -118,10 +118,10 @@ def _jwt_caller(raw):
         user_id = uuid.UUID(claims["sub"])
     except (KeyError, ValueError):
         raise InvalidToken() from None
-    workspace_id = _parse_uuid(claims.get("workspace"))
+    workspace_id = parse_uuid(claims.get("workspace"))
     requested = request.headers.get(WORKSPACE_HEADER)
     if requested:
-        member = _active_member(_parse_uuid(requested), user_id)
+        member = _active_member(parse_uuid(requested), user_id)
         if member is None:
             raise NotAMember()
     else:
@@ -150,7 +150,7 @@ def _api_key_caller(raw):
     if member is None or not member.user.is_active:
         raise InvalidApiKey()
     requested = request.headers.get(WORKSPACE_HEADER)
-    if requested and _parse_uuid(requested) != key.workspace_id:
+    if requested and parse_uuid(requested) != key.workspace_id:
         raise NotAMember("This API key belongs to another workspace.")
     _request_cache().setdefault(_MEMBER_CACHE, member)
     _touch_api_key(key)
@@ -171,15 +171,6 @@ def _touch_api_key(key):
     # Its own short transaction: the request's session may never commit (a GET).
     with db.engine.begin() as connection:
         connection.execute(db.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
-
-
-def _parse_uuid(value):
-    if value is None or isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def _active_member(workspace_id, user_id):
@@ -204,7 +195,7 @@ def switch_workspace(workspace_id):
     their own workspace. Returns the updated Caller.
     """
     caller = require_caller()
-    target = _parse_uuid(workspace_id)
+    target = parse_uuid(workspace_id)
     if target == caller.workspace_id:
         return caller
     if caller.kind != USER:

@@ -49,7 +49,7 @@ from narrative.identity.workspaces import service as workspaces_service
 from narrative.licensing import service as licensing
 from narrative.platform.email import send_email
 from narrative.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from narrative.platform.models import utcnow
+from narrative.platform.models import parse_uuid, utcnow
 from narrative.platform.tenancy import tenant_select
 
 MEMBER_WAITLISTED = "waitlisted"
@@ -143,7 +143,7 @@ def home_organisation():
     """The organisation the first-time setup created (None on installations set up otherwise)."""
     record = setup_record()
     workspace_id = record.value.get("organization_id") if record is not None else None
-    workspace = db.session.get(Workspace, members_service.parse_uuid(workspace_id)) if workspace_id else None
+    workspace = db.session.get(Workspace, parse_uuid(workspace_id)) if workspace_id else None
     return workspace if workspace is not None and workspace.deleted_at is None else None
 
 
@@ -246,7 +246,7 @@ def update_signup_settings(*, workspace, changes):
 
 def _organisation_by_reference(reference):
     reference = str(reference).strip()
-    workspace_id = members_service.parse_uuid(reference)
+    workspace_id = parse_uuid(reference)
     condition = (
         Workspace.id == workspace_id if workspace_id is not None else Workspace.slug == reference.lower()
     )
@@ -388,7 +388,7 @@ def waitlist_query():
 
 
 def _waitlisted_member(user_id):
-    user_id = members_service.parse_uuid(user_id)
+    user_id = parse_uuid(user_id)
     member = db.session.scalar(waitlist_query().where(Member.user_id == user_id)) if user_id else None
     if member is None:
         raise NotFound("No waitlist entry for this user.")
@@ -533,7 +533,7 @@ def users_query(*, search=None, status=None, role=None, include_deleted=False):
 
 def member_for_user(user_id):
     """The organisation's membership of `user_id`; 404 for anyone else (and malformed ids)."""
-    user_id = members_service.parse_uuid(user_id)
+    user_id = parse_uuid(user_id)
     member = None
     if user_id is not None:
         member = db.session.scalar(tenant_select(Member).where(Member.user_id == user_id))

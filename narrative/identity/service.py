@@ -1,12 +1,12 @@
 """Creating users, workspaces, memberships and API keys; the one place these rules live."""
 
-import hashlib
 import re
 import secrets
 
 from narrative.extensions import db
 from narrative.identity.models import ROLES, ApiKey, Member, Role, User, Workspace
 from narrative.identity.passwords import hash_password
+from narrative.platform.crypto import hash_secret
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed
 from narrative.platform.models import utcnow
 
@@ -126,11 +126,6 @@ def create_user(*, email, password, name=None, workspace_name=None, platform_adm
     return user
 
 
-def hash_api_key(raw_key):
-    # Keys carry 256 random bits, so a fast hash is the right tool (no brute force to slow down).
-    return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
 def create_api_key(
     *, user, workspace=None, name="API key", scopes=None, description=None, expires_at=None, rotated_from=None
 ):
@@ -146,7 +141,7 @@ def create_api_key(
         user_id=user.id,
         name=name,
         prefix=raw_key[:10],
-        key_hash=hash_api_key(raw_key),
+        key_hash=hash_secret(raw_key),
         scopes=list(scopes or ["*"]),
         description=description,
         expires_at=expires_at,

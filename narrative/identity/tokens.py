@@ -19,7 +19,6 @@ only their SHA-256 is stored (`OneTimeToken`), they expire and `consume_one_time
 them once.
 """
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 
 from narrative.extensions import db
 from narrative.identity.credential_models import TOKEN_PURPOSES, OneTimeToken, RefreshToken
+from narrative.platform.crypto import hash_secret
 from narrative.platform.errors import ApiError, Unauthorized
 from narrative.platform.models import utcnow
 from narrative.platform.redis import get_redis
@@ -248,10 +248,6 @@ def active_session_ids(*, user_id):
 
 
 # --- single-use tokens --------------------------------------------------------------------------
-
-
-def hash_secret(raw):
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def create_one_time_token(

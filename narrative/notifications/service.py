@@ -9,7 +9,6 @@ Email: per-user notifications only (a broadcast is never mailed to everyone), th
 email outbox; in "digest" mode they wait for `send_notification_digests` (every 5 minutes).
 """
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -29,7 +28,7 @@ from narrative.platform.email import send_email
 from narrative.platform.errors import NotFound, ValidationFailed
 from narrative.platform.events import consumer
 from narrative.platform.jobs import publish
-from narrative.platform.models import utcnow
+from narrative.platform.models import parse_uuid, utcnow
 from narrative.platform.periodic import every
 from narrative.platform.transactions import on_commit
 
@@ -242,13 +241,6 @@ def _active_member_ids(workspace_id, user_ids=None):
     return list(db.session.scalars(stmt))
 
 
-def _as_uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
 def notify(
     *,
     workspace_id,
@@ -391,7 +383,7 @@ def notify_on_event(event):
     payload = event.payload
     body = payload.get("message") or payload.get("error") or None
     if kind.recipients:
-        user_ids = [u for u in (_as_uuid(payload.get(key)) for key in kind.recipients) if u is not None]
+        user_ids = [u for u in (parse_uuid(payload.get(key)) for key in kind.recipients) if u is not None]
         if not user_ids:
             return
     else:
@@ -456,7 +448,7 @@ def unread_count(*, workspace_id, user_id):
 
 
 def _visible_one(notification_id, *, workspace_id, user_id):
-    wanted = _as_uuid(notification_id)
+    wanted = parse_uuid(notification_id)
     row = None
     if wanted is not None:
         row = db.session.get(Notification, wanted)

@@ -25,6 +25,14 @@ class CannotDecrypt(RuntimeError):
     """The ciphertext was made under another SECRET_KEY (or is not ours)."""
 
 
+def hash_secret(raw):
+    """The stored form of a random token or key (sessions, API keys, execution tokens).
+
+    They carry at least 128 random bits, so a fast hash is right: there is nothing to brute-force.
+    """
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 def _derive(secret, purpose, kdf):
     if kdf == "hkdf":
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(

@@ -13,6 +13,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+def parse_uuid(value):
+    """`value` as a UUID, or None when it is not one (ids from paths, headers, payloads and tokens)."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def utcnow():
     return datetime.now(UTC)
 

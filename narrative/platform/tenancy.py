@@ -10,13 +10,12 @@ Another workspace's object and a malformed id are both 404, so an answer never c
 object exists elsewhere.
 """
 
-import uuid
-
 import sqlalchemy as sa
 
 from narrative.extensions import db
 from narrative.platform.caller import current_caller
 from narrative.platform.errors import Forbidden, NotFound, Unauthorized
+from narrative.platform.models import parse_uuid
 
 
 class WorkspaceRequired(Forbidden):
@@ -42,12 +41,7 @@ def tenant_select(model, *criteria):
 def _coerce_id(model, object_id):
     column_type = model.__table__.c.id.type
     if isinstance(column_type, sa.Uuid):
-        if isinstance(object_id, uuid.UUID):
-            return object_id
-        try:
-            return uuid.UUID(str(object_id))
-        except (TypeError, ValueError):
-            return None
+        return parse_uuid(object_id)
     if isinstance(column_type, sa.Integer):
         try:
             return int(object_id)

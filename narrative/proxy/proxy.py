@@ -35,6 +35,7 @@ from werkzeug.wsgi import get_input_stream
 from narrative.extensions import db
 from narrative.identity.models import Workspace
 from narrative.platform.caller import EXECUTION_TOKEN, Caller, current_caller
+from narrative.platform.crypto import hash_secret
 from narrative.platform.errors import ApiError, Forbidden, Unauthorized
 from narrative.platform.models import new_id, utcnow
 from narrative.platform.outbound import UnsafeUrl, UpstreamTimeout, UpstreamUnreachable, safe_client
@@ -42,7 +43,7 @@ from narrative.platform.ratelimit import check
 from narrative.platform.redis import get_redis
 from narrative.proxy.models import DEFAULT_PLANS, Action, Execution, ExecutionToken, Plan
 from narrative.proxy.recorder import recorder_for
-from narrative.proxy.service import ExecutionLimitReached, decrypt_headers, hash_token
+from narrative.proxy.service import ExecutionLimitReached, decrypt_headers
 
 ENDPOINT = "proxy.execute_action"
 TOKEN_PREFIX = "sxt_"
@@ -161,7 +162,7 @@ def authenticate(action_id, raw):
         wanted = str(uuid.UUID(str(action_id)))
     except ValueError:
         raise Unauthorized(UNAUTHORIZED_MESSAGE) from None
-    token_hash = hash_token(raw)
+    token_hash = hash_secret(raw)
     redis = get_redis()
     key = GRANT_KEY + token_hash
     cached = redis.get(key)

@@ -5,11 +5,9 @@ changes what the proxy may do with a token (an update, a deactivation, a revocat
 proxy's cached view of that token once the transaction commits (`proxy.forget_tokens`).
 """
 
-import hashlib
 import json
 import secrets
 import urllib.parse
-import uuid
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -18,9 +16,9 @@ from flask import current_app
 
 from narrative.extensions import db
 from narrative.identity.models import Workspace
-from narrative.platform.crypto import fernet_for, mask_secret
+from narrative.platform.crypto import fernet_for, hash_secret, mask_secret
 from narrative.platform.errors import Forbidden, NotFound, ValidationFailed
-from narrative.platform.models import utcnow
+from narrative.platform.models import parse_uuid, utcnow
 from narrative.platform.outbound import private_urls_allowed, validate_url
 from narrative.platform.transactions import on_commit
 from narrative.proxy.models import DEFAULT_PLANS, Action, ExecutionToken, Plan
@@ -228,7 +226,7 @@ def delete_action(*, action):
 
 
 def get_live_action_or_404(workspace_id, action_id, *, include_deleted=False):
-    action_uuid = _parse_uuid(action_id)
+    action_uuid = parse_uuid(action_id)
     action = None
     if action_uuid is not None:
         action = db.session.scalar(
@@ -239,18 +237,7 @@ def get_live_action_or_404(workspace_id, action_id, *, include_deleted=False):
     return action
 
 
-def _parse_uuid(value):
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
 # ---- execution tokens ---------------------------------------------------------------------------
-
-
-def hash_token(raw):
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def new_raw_token():
@@ -269,7 +256,7 @@ def create_token(*, action, created_by_id=None, label=None, expires_at=None, rot
         action_id=action.id,
         label=label,
         prefix=raw[: len(TOKEN_PREFIX) + 6],
-        token_hash=hash_token(raw),
+        token_hash=hash_secret(raw),
         expires_at=expires_at,
         rotated_from_id=rotated_from_id,
         created_by_id=created_by_id,
@@ -294,7 +281,7 @@ def rotate_token(*, action, created_by_id=None, token_id=None, label=None, expir
     """
     live = _live_tokens(action.id)
     if token_id is not None:
-        live = [token for token in live if token.id == _parse_uuid(token_id)]
+        live = [token for token in live if token.id == parse_uuid(token_id)]
         if not live:
             raise NotFound("Token not found.")
     now = utcnow()

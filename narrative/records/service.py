@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from narrative.extensions import db
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed
 from narrative.platform.events import emit
-from narrative.platform.models import new_id, utcnow
+from narrative.platform.models import new_id, parse_uuid, utcnow
 from narrative.platform.tenancy import get_in_workspace_or_404
 from narrative.records import events  # noqa: F401  (registers the event types)
 from narrative.records.fields import (
@@ -710,10 +710,10 @@ def restore_version(record, *, history_id, user_id):
 
 
 def _as_uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound("Not found.") from None
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise NotFound("Not found.")
+    return parsed
 
 
 def create_records_bulk(

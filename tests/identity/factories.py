@@ -83,7 +83,7 @@ def auth_headers(user, workspace=None):
 
 
 def make_api_key(user, *, workspace=None, scopes=None, name="Test key"):
-    """Returns the raw `sk_` key (the row: look it up by `service.hash_api_key(raw)`)."""
+    """Returns the raw `sk_` key (the row: look it up by `narrative.platform.crypto.hash_secret(raw)`)."""
     _, raw = service.create_api_key(
         user=user, workspace=workspace or workspace_of(user), name=name, scopes=scopes
     )

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from narrative.extensions import db
 from narrative.identity.models import ApiKey, Member, Team
-from narrative.identity.service import hash_api_key
+from narrative.platform.crypto import hash_secret
 from narrative.platform.models import utcnow
 from tests.identity.factories import auth_headers, make_api_key, make_user, workspace_of
 
@@ -81,7 +81,7 @@ def test_api_key_authenticates_with_its_workspace_and_scopes(client):
         ).status_code
         == 200
     )
-    key = db.session.scalar(db.select(ApiKey).filter_by(key_hash=hash_api_key(raw)))
+    key = db.session.scalar(db.select(ApiKey).filter_by(key_hash=hash_secret(raw)))
     db.session.refresh(key)
     assert key.last_used_at is not None
 
@@ -99,7 +99,7 @@ def test_revoked_disabled_or_expired_api_key_is_401(client):
     raw = make_api_key(user)
     headers = {"Authorization": f"Bearer {raw}"}
     assert client.get("/_probe/identity/signed-in", headers=headers).status_code == 200
-    key = db.session.scalar(db.select(ApiKey).filter_by(key_hash=hash_api_key(raw)))
+    key = db.session.scalar(db.select(ApiKey).filter_by(key_hash=hash_secret(raw)))
     key.revoked_at = utcnow()
     db.session.commit()
     response = client.get("/_probe/identity/signed-in", headers=headers)

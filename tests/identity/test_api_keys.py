@@ -4,7 +4,7 @@ import uuid
 
 from narrative.extensions import db
 from narrative.identity.models import ApiKey
-from narrative.identity.service import hash_api_key
+from narrative.platform.crypto import hash_secret
 from tests.identity.factories import auth_headers, make_api_key, make_user, workspace_of
 
 TEAMS_PROBE = "/_probe/identity/teams"
@@ -28,7 +28,7 @@ def test_the_raw_key_is_shown_once_and_only_its_hash_is_stored(client):
     assert created["scopes"] == ["teams.read"] and created["status"] == "active"
 
     row = db.session.get(ApiKey, uuid.UUID(created["id"]))
-    assert row.key_hash == hash_api_key(raw) and raw not in (row.key_hash, row.prefix)
+    assert row.key_hash == hash_secret(raw) and raw not in (row.key_hash, row.prefix)
 
     shown = client.get(f"/api/v1/api-keys/{created['id']}", headers=auth_headers(owner)).json
     listed = client.get("/api/v1/api-keys", headers=auth_headers(owner)).json["items"]

@@ -3,7 +3,7 @@
 from narrative.extensions import db
 from narrative.identity.models import ApiKey, Member, User
 from narrative.identity.passwords import verify_password
-from narrative.identity.service import hash_api_key
+from narrative.platform.crypto import hash_secret
 
 
 def test_create_user_creates_their_workspace(cli):
@@ -67,7 +67,7 @@ def test_create_api_key_prints_it_once_and_stores_only_a_hash(cli):
     raw = result.stdout.strip().splitlines()[0]
     assert raw.startswith("sk_") and len(raw) > 40
     key = db.session.scalar(db.select(ApiKey))
-    assert key.key_hash == hash_api_key(raw)
+    assert key.key_hash == hash_secret(raw)
     assert raw not in (key.prefix, key.key_hash) and raw.startswith(key.prefix)
 
 

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 from narrative.extensions import db
+from narrative.platform.crypto import hash_secret
 from narrative.proxy.models import ExecutionToken
-from narrative.proxy.service import hash_token
 from tests.identity.factories import auth_headers, make_user
 from tests.proxy.conftest import call, issue_token, make_action
 
@@ -15,7 +15,7 @@ def test_token_is_shown_once_and_stored_hashed(auth_client, upstream):
     raw = issued["token"]
     assert raw.startswith("sxt_") and issued["prefix"] == raw[:10] and issued["status"] == "active"
     row = db.session.get(ExecutionToken, __import__("uuid").UUID(issued["id"]))
-    assert row.token_hash == hash_token(raw) and raw not in row.token_hash
+    assert row.token_hash == hash_secret(raw) and raw not in row.token_hash
     fetched = auth_client.get(f"/api/v1/tokens/{issued['id']}").get_json()
     assert "token" not in fetched and fetched["label"] == "partner"
     listed = auth_client.get("/api/v1/tokens", query_string={"action_id": action["id"]}).get_json()

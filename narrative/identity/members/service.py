@@ -8,8 +8,6 @@ Rules kept here:
   (see `ownership`: reassign first).
 """
 
-import uuid
-
 import sqlalchemy as sa
 
 from narrative.extensions import db
@@ -414,13 +412,6 @@ def delete_permanently(*, actor_member, member):
     db.session.delete(member)
     db.session.flush()
     db.session.delete(user)
-
-
-def parse_uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def caller_member():

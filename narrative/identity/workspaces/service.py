@@ -21,7 +21,6 @@ from narrative.identity.members.service import (
     discard_invitation,
     ensure_can_act_on,
     get_member,
-    parse_uuid,
     remove_member,
     workspace_count,
 )
@@ -47,7 +46,7 @@ from narrative.identity.service import (
 from narrative.platform.email import send_email
 from narrative.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from narrative.platform.events import emit, register_event_type
-from narrative.platform.models import utcnow
+from narrative.platform.models import parse_uuid, utcnow
 
 INVITATION_SECONDS = 7 * 86400
 EMAILED_RESET_SECONDS = 3600

@@ -24,7 +24,7 @@ from rq.job import Job, JobStatus
 from narrative.extensions import db, get_queue
 from narrative.platform.events.models import OutboxEvent
 from narrative.platform.events.registry import get_event_type
-from narrative.platform.models import new_id, utcnow
+from narrative.platform.models import new_id, parse_uuid, utcnow
 from narrative.platform.redis import get_redis
 from narrative.platform.transactions import on_commit
 
@@ -103,12 +103,10 @@ def _as_json_payload(event_type, payload):
 
 
 def _as_uuid(value, field):
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise ValueError(f"{field} must be a UUID, got {value!r}") from None
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise ValueError(f"{field} must be a UUID, got {value!r}")
+    return parsed
 
 
 def emit(event_type, payload, *, workspace_id, actor_id=None):
