@@ -21,7 +21,7 @@ from narrative import (
     webhooks,
 )
 from narrative.cli import build_cli
-from narrative.extensions import api, db, jwt, limiter, migrate, redis_connection
+from narrative.extensions import api, db, jwt, migrate, redis_connection
 from narrative.platform import (
     database,  # noqa: F401  (SQLite connection settings)
     events,  # noqa: F401  (outbox tables, after-commit dispatch, sweep)
@@ -30,8 +30,7 @@ from narrative.platform import (
 from narrative.platform.errors import register_error_handlers
 from narrative.platform.idempotency import register_idempotency_hooks
 from narrative.platform.logging import configure_logging
-from narrative.platform.ratelimit import register_rate_limit_handlers
-from narrative.platform.redis import embedded_socket_path, limiter_storage_uri, start_embedded_redis
+from narrative.platform.redis import start_embedded_redis
 from narrative.platform.requests import register_request_hooks
 
 # Registration order is the order of the OpenAPI document and of demo seeding.
@@ -68,13 +67,6 @@ def _load_config(app, config):
         raise RuntimeError(f"Narrative refuses to start in {profile.ENV_NAME}: " + "; ".join(problems))
 
 
-def _redis_url_for_limiter(app):
-    url = app.config.get("REDIS_URL")
-    if not url:
-        url = "unix://" + embedded_socket_path(app.config["EMBEDDED_REDIS_FILE"])
-    return limiter_storage_uri(url)
-
-
 def _ensure_embedded_redis(app):
     """With no REDIS_URL the embedded server is started by the first request that needs it."""
     if app.config.get("REDIS_URL"):
@@ -93,7 +85,6 @@ def create_app(config=None):
     app.url_map.strict_slashes = False
     configure_logging(app.config["LOG_LEVEL"])
 
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _redis_url_for_limiter(app))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
     jwt.init_app(app)
@@ -103,9 +94,6 @@ def create_app(config=None):
 
     register_request_hooks(app)
     register_error_handlers(app)
-    # After the request-id and embedded-Redis hooks: a refusal carries the request's id.
-    limiter.init_app(app)
-    register_rate_limit_handlers(app)
     register_idempotency_hooks(app)
     for domain in DOMAINS:
         domain.register_blueprints(api)

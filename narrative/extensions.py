@@ -1,7 +1,6 @@
 """The extension objects, created once and bound to the app in `create_app`."""
 
 from flask_jwt_extended import JWTManager
-from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
@@ -9,7 +8,6 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from narrative.platform.api import Api
-from narrative.platform.caller import caller_key
 from narrative.platform.redis import RedisConnection, get_redis_bytes
 
 NAMING_CONVENTION = {
@@ -30,9 +28,6 @@ migrate = Migrate()
 jwt = JWTManager()
 api = Api()
 redis_connection = RedisConnection()
-# Keyed by caller like narrative.platform.ratelimit; that module writes the RateLimit-* headers and
-# the 429 body for Flask-Limiter's limits too, so its own header injection is off.
-limiter = Limiter(key_func=caller_key, strategy="moving-window", headers_enabled=False)
 
 # Interactive work (chat replies) first, then ordinary jobs, then bulk work (exports, syncs).
 QUEUE_NAMES = ("high", "default", "low")

@@ -316,6 +316,17 @@ class SafeClient(httpx.Client):
             request = self._redirect_request(request, response, location)
         raise UpstreamUnreachable(f"The remote server redirected more than {max_redirects} times.")
 
+    def send_through(self, request):
+        """Send `request` exactly as built and return the answer unread (the caller closes it).
+
+        For pass-through forwarding (the API proxy): no client defaults, cookies, auth, redirects or
+        event hooks, which would only cost time there. The address policy still holds: it lives in
+        the transport. Errors are httpx's (`TimeoutException`, `TransportError`).
+        """
+        response = self._transport.handle_request(request)
+        response.request = request
+        return response
+
     def _send_checked(self, request):
         try:
             return self.send(request, stream=True)

@@ -22,7 +22,7 @@ Usage::
 Responses of limited endpoints carry ``RateLimit-Limit``, ``RateLimit-Remaining``,
 ``RateLimit-Reset`` (seconds until the oldest counted request leaves the window) and
 ``RateLimit-Policy``; a refusal is a 429 ``rate_limited`` with ``retry_after_seconds`` and
-``Retry-After``. Flask-Limiter's own decorators (``limiter.limit``) answer in the same format.
+``Retry-After``.
 
 ``RATELIMIT_ENABLED = False`` turns every limit off (nothing is counted, nothing is refused).
 A Redis failure is not swallowed: the request fails rather than running unlimited.
@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from functools import cache, wraps
 
 from flask import after_this_request, current_app, has_request_context, request
-from flask_limiter.errors import RateLimitExceeded
 from limits import parse_many
 
 from narrative.platform.caller import caller_key
-from narrative.platform.errors import RateLimited, handle_api_error
+from narrative.platform.errors import RateLimited
 from narrative.platform.redis import get_redis
 
 __all__ = [
@@ -46,12 +45,13 @@ __all__ = [
     "RateLimited",
     "by_ip",
     "check",
+    "enforce",
     "hit",
+    "moving_windows",
     "rate_limit",
-    "register_rate_limit_handlers",
 ]
 
-# Our keys in the limits library's namespace, apart from Flask-Limiter's (endpoint/key) ones.
+# The prefix of our counters in Redis.
 NAMESPACE = "narrative"
 EXTENSION_KEY = "narrative_ratelimit"
 DECISION_ENVIRON_KEY = "narrative.rate_decision"
@@ -97,53 +97,88 @@ def by_ip():
 
 def hit(scope, key, limit):
     """Count one request of `key` under `scope` against `limit`; returns the `RateDecision`."""
-    items = _parse(limit)
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return _unlimited(items)
-    now = time.time()
-    keys = [f"{NAMESPACE}:ratelimit:{scope}:{key}:{item.amount}/{item.get_expiry()}" for item in items]
-    arguments = [repr(now)]
-    for item in items:
-        arguments += [item.amount, item.get_expiry()]
-    allowed, stats = _moving_windows_script()(keys=keys, args=arguments)
-    windows = []
-    for index, item in enumerate(items):
-        counted, oldest = int(stats[2 * index]), float(stats[2 * index + 1])
-        # A slot frees up when the oldest request still in the window leaves it.
-        windows.append((item, max(0, item.amount - counted), oldest + item.get_expiry()))
-    return _decide(bool(allowed), windows)
+    windows = moving_windows(scope, key, limit)
+    if windows is None:
+        return unlimited(limit)
+    allowed, stats = _moving_windows_script()(keys=windows.keys, args=windows.arguments)
+    return windows.decision(allowed, stats)
 
 
-# KEYS: one list of timestamps per limit; ARGV: now, then amount and window seconds per limit.
-# Returns {1 if admitted else 0, {count in window, oldest timestamp in window, ...}}.
-_MOVING_WINDOWS = """
-local now = tonumber(ARGV[1])
-local admitted = 1
-for i = 1, #KEYS do
-  local amount, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local last_slot = redis.call('LINDEX', KEYS[i], amount - 1)
-  if last_slot and tonumber(last_slot) > now - window then admitted = 0 end
-end
-if admitted == 1 then
-  for i = 1, #KEYS do
-    local amount, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-    redis.call('LPUSH', KEYS[i], ARGV[1])
-    redis.call('LTRIM', KEYS[i], 0, amount - 1)
-    redis.call('EXPIRE', KEYS[i], math.ceil(window))
+# A Lua function, not a script: `hit` runs it alone, and scripts that combine a limit with other
+# steps in the same round trip (the proxy's) prepend it, so there is one moving-window algorithm.
+# keys: one list of timestamps per limit; now: the time as text (stored as is); limits: amount and
+# window seconds per limit, flat. Returns 1 if admitted else 0, and {count, oldest timestamp, ...}.
+MOVING_WINDOWS_LUA = """
+local function moving_windows(keys, now, limits)
+  local clock = tonumber(now)
+  local admitted = 1
+  for i = 1, #keys do
+    local amount, window = limits[2 * i - 1], limits[2 * i]
+    local last_slot = redis.call('LINDEX', keys[i], amount - 1)
+    if last_slot and tonumber(last_slot) > clock - window then admitted = 0 end
   end
-end
-local stats = {}
-for i = 1, #KEYS do
-  local amount, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local counted, oldest = 0, ARGV[1]
-  for _, entry in ipairs(redis.call('LRANGE', KEYS[i], 0, amount - 1)) do
-    if tonumber(entry) > now - window then counted = counted + 1; oldest = entry end
+  if admitted == 1 then
+    for i = 1, #keys do
+      local amount, window = limits[2 * i - 1], limits[2 * i]
+      redis.call('LPUSH', keys[i], now)
+      redis.call('LTRIM', keys[i], 0, amount - 1)
+      redis.call('EXPIRE', keys[i], math.ceil(window))
+    end
   end
-  stats[#stats + 1] = counted
-  stats[#stats + 1] = oldest
+  local stats = {}
+  for i = 1, #keys do
+    local amount, window = limits[2 * i - 1], limits[2 * i]
+    local counted, oldest = 0, now
+    for _, entry in ipairs(redis.call('LRANGE', keys[i], 0, amount - 1)) do
+      if tonumber(entry) > clock - window then counted = counted + 1; oldest = entry end
+    end
+    stats[#stats + 1] = counted
+    stats[#stats + 1] = oldest
+  end
+  return admitted, stats
 end
+"""
+
+# KEYS: one list per limit; ARGV: now, then amount and window seconds per limit.
+_MOVING_WINDOWS = (
+    MOVING_WINDOWS_LUA
+    + """
+local limits = {}
+for i = 2, #ARGV do limits[#limits + 1] = tonumber(ARGV[i]) end
+local admitted, stats = moving_windows(KEYS, ARGV[1], limits)
 return {admitted, stats}
 """
+)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The Redis side of one rate-limit check: the keys and arguments `moving_windows` takes."""
+
+    items: tuple
+    keys: list
+    arguments: list
+
+    def decision(self, allowed, stats):
+        """The `RateDecision` of what `moving_windows` answered."""
+        windows = []
+        for index, item in enumerate(self.items):
+            counted, oldest = int(stats[2 * index]), float(stats[2 * index + 1])
+            # A slot frees up when the oldest request still in the window leaves it.
+            windows.append((item, max(0, item.amount - counted), oldest + item.get_expiry()))
+        return _decide(bool(allowed), windows)
+
+
+def moving_windows(scope, key, limit):
+    """The `Windows` to check `key` under `scope` against `limit`; None when limits are off."""
+    items = _parse(limit)
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    keys = [f"{NAMESPACE}:ratelimit:{scope}:{key}:{item.amount}/{item.get_expiry()}" for item in items]
+    arguments = [repr(time.time())]
+    for item in items:
+        arguments += [item.amount, item.get_expiry()]
+    return Windows(items=items, keys=keys, arguments=arguments)
 
 
 def _moving_windows_script():
@@ -155,12 +190,16 @@ def _moving_windows_script():
 
 
 def check(scope, key, limit):
-    """Like `hit`, but raises `RateLimited` (429) when refused.
+    """Like `hit`, but raises `RateLimited` (429) when refused (see `enforce`)."""
+    return enforce(hit(scope, key, limit))
+
+
+def enforce(decision):
+    """Raise `RateLimited` (429) when `decision` refuses; returns it otherwise.
 
     In a request, the response (allowed or refused) carries the RateLimit-* headers of the
     tightest decision checked during the request.
     """
-    decision = hit(scope, key, limit)
     if has_request_context() and current_app.config.get("RATELIMIT_ENABLED", True):
         _expose_in_response(decision)
     if not decision.allowed:
@@ -190,12 +229,6 @@ def rate_limit(limit, *, key=None, scope=None):
     return decorator
 
 
-def register_rate_limit_handlers(app):
-    """Give Flask-Limiter's own limits (`limiter.limit`) our 429 body and RateLimit-* headers."""
-    app.register_error_handler(RateLimitExceeded, _flask_limiter_refusal)
-    app.after_request(_flask_limiter_headers)
-
-
 @cache
 def _parse(limit):
     items = tuple(parse_many(limit))
@@ -223,8 +256,9 @@ def _decide(allowed, windows):
     )
 
 
-def _unlimited(items):
-    item = items[0]
+def unlimited(limit):
+    """The decision when limits are off: admitted, nothing counted."""
+    item = _parse(limit)[0]
     return RateDecision(
         allowed=True,
         limit=item.amount,
@@ -253,45 +287,4 @@ def _add_decision_headers(response):
     if decision is not None:
         for name, value in decision.headers().items():
             response.headers[name] = value
-    return response
-
-
-def _flask_limiter_decision():
-    """Our decision for the Flask-Limiter limit of this request, or None when it has none."""
-    from narrative.extensions import limiter
-
-    if not (limiter.enabled and limiter.initialized):
-        return None
-    current = limiter.current_limit
-    if current is None:
-        return None
-    window = current.window  # one storage read for both numbers
-    remaining = max(0, window.remaining)
-    reset_seconds = max(0, math.ceil(window.reset_time - time.time()))
-    return RateDecision(
-        allowed=not current.breached,
-        limit=current.limit.amount,
-        remaining=remaining,
-        reset_seconds=reset_seconds,
-        retry_after_seconds=0 if not current.breached else max(1, reset_seconds),
-        window_seconds=current.limit.get_expiry(),
-    )
-
-
-def _flask_limiter_refusal(error):
-    decision = _flask_limiter_decision()
-    if decision is None:
-        return handle_api_error(RateLimited())
-    return handle_api_error(
-        RateLimited(retry_after_seconds=decision.retry_after_seconds, headers=decision.headers())
-    )
-
-
-def _flask_limiter_headers(response):
-    if DECISION_ENVIRON_KEY in request.environ or "RateLimit-Limit" in response.headers:
-        return response
-    decision = _flask_limiter_decision()
-    if decision is not None:
-        for name, value in decision.headers().items():
-            response.headers.setdefault(name, value)
     return response

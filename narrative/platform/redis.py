@@ -70,10 +70,3 @@ def get_redis():
 def get_redis_bytes():
     """The bytes-mode client RQ needs (it stores pickled payloads)."""
     return current_app.extensions["narrative_redis"].client(decode=False)
-
-
-def limiter_storage_uri(redis_url):
-    """Flask-Limiter's spelling of a Redis URL (unix sockets are `redis+unix://`)."""
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url[len("unix://") :]
-    return redis_url

@@ -1,4 +1,4 @@
-"""Per-request bookkeeping: the request id, the access log line and the HTTP metrics."""
+"""Per-request bookkeeping: the request id, the access log line, the HTTP metrics; no cookie session."""
 
 import logging
 import re
@@ -6,6 +6,7 @@ import secrets
 import time
 
 from flask import g, request
+from flask.sessions import SessionInterface
 
 from narrative.platform import metrics
 
@@ -45,6 +46,17 @@ def _finish_request(response):
     return response
 
 
+class NoCookieSession(SessionInterface):
+    """The API keeps no cookie session (every caller presents a token), so none is read or signed."""
+
+    def open_session(self, app, request):
+        return None  # Flask falls back to a read-only null session
+
+    def save_session(self, app, session, response):
+        return None
+
+
 def register_request_hooks(app):
+    app.session_interface = NoCookieSession()
     app.before_request(_start_request)
     app.after_request(_finish_request)

@@ -20,6 +20,7 @@ Per call, in order:
 """
 
 import calendar
+import functools
 import json
 import time
 import uuid
@@ -39,7 +40,7 @@ from narrative.platform.crypto import hash_secret
 from narrative.platform.errors import ApiError, Forbidden, Unauthorized
 from narrative.platform.models import new_id, utcnow
 from narrative.platform.outbound import UnsafeUrl, UpstreamTimeout, UpstreamUnreachable, safe_client
-from narrative.platform.ratelimit import check
+from narrative.platform.ratelimit import MOVING_WINDOWS_LUA, enforce, moving_windows
 from narrative.platform.redis import get_redis
 from narrative.proxy.models import DEFAULT_PLANS, Action, Execution, ExecutionToken, Plan
 from narrative.proxy.recorder import recorder_for
@@ -147,40 +148,77 @@ def resolve_execution_token():
     raw = _bearer()
     if raw is None or request.endpoint != ENDPOINT:
         return None
-    grant = authenticate((request.view_args or {}).get("action_id"), raw)
+    token_hash = hash_secret(raw)
+    grant, cached = authenticate((request.view_args or {}).get("action_id"), token_hash)
     return Caller(
         kind=EXECUTION_TOKEN,
         workspace_id=uuid.UUID(grant.workspace_id),
         credential_id=grant.token_id,
-        extra={"grant": grant},
+        extra={"grant": grant, "cached": cached, "token_hash": token_hash},
     )
 
 
-def authenticate(action_id, raw):
-    """The Grant of token `raw` for `action_id`, or the one 401 for every kind of refusal."""
+# Grants this process has seen, by token hash, with the exact text cached in Redis. Using one costs
+# no round trip: the admission script compares that text with Redis' copy before it counts
+# anything, so a revocation (tombstone) or an expired cache entry is noticed on the same call.
+_known_grants = {}
+_KNOWN_GRANTS_MAX = 4096
+
+
+def authenticate(action_id, token_hash):
+    """(Grant, its cached text or None) of the token with this hash for `action_id`; one 401 for
+    every kind of refusal.
+
+    The text is what the admission script checks; None means the grant was read from the database
+    on this call (so there is nothing to check).
+    """
     try:
         wanted = str(uuid.UUID(str(action_id)))
     except ValueError:
         raise Unauthorized(UNAUTHORIZED_MESSAGE) from None
-    token_hash = hash_secret(raw)
+    known = _known_grants.get(token_hash)
+    if known is not None:
+        grant, cached = known
+    else:
+        grant, cached = _grant_from_redis_or_database(token_hash)
+    _check_usable(grant, wanted)
+    return grant, cached
+
+
+def _check_usable(grant, action_id):
+    if grant is None or grant.action_id != action_id:
+        raise Unauthorized(UNAUTHORIZED_MESSAGE)
+    if grant.expires_at is not None and grant.expires_at <= time.time():
+        raise Unauthorized(UNAUTHORIZED_MESSAGE)
+
+
+def _grant_from_redis_or_database(token_hash):
     redis = get_redis()
     key = GRANT_KEY + token_hash
     cached = redis.get(key)
     if cached == UNKNOWN:
-        raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        return None, None
     if cached and cached != TOMBSTONE:
         grant = Grant(**json.loads(cached))
-    else:
-        grant = _load_grant(token_hash)
-        if cached is None:
-            # NX: never overwrite a tombstone written by a revocation meanwhile.
-            value = UNKNOWN if grant is None else json.dumps(grant.__dict__)
-            redis.set(key, value, nx=True, ex=GRANT_TTL)
-    if grant is None or grant.action_id != wanted:
-        raise Unauthorized(UNAUTHORIZED_MESSAGE)
-    if grant.expires_at is not None and grant.expires_at <= time.time():
-        raise Unauthorized(UNAUTHORIZED_MESSAGE)
-    return grant
+        _remember(token_hash, grant, cached)
+        return grant, cached
+    grant = _load_grant(token_hash)
+    if cached is None:
+        # NX: never overwrite a tombstone written by a revocation meanwhile.
+        value = UNKNOWN if grant is None else json.dumps(grant.__dict__)
+        if redis.set(key, value, nx=True, ex=GRANT_TTL) and grant is not None:
+            _remember(token_hash, grant, value)
+    return grant, None
+
+
+def _remember(token_hash, grant, cached):
+    if len(_known_grants) >= _KNOWN_GRANTS_MAX:
+        _known_grants.clear()
+    _known_grants[token_hash] = (grant, cached)
+
+
+def _forget(token_hash):
+    _known_grants.pop(token_hash, None)
 
 
 def _load_grant(token_hash):
@@ -246,13 +284,41 @@ def forget_tokens(token_hashes):
 
 # ---- the monthly quota --------------------------------------------------------------------------
 
-# KEYS[1] counter; ARGV[1] limit. -2: no counter yet; -1: quota used up; else the new count.
-_TAKE_ONE = """
-local current = redis.call('GET', KEYS[1])
-if not current then return -2 end
-if tonumber(current) >= tonumber(ARGV[1]) then return -1 end
-return redis.call('INCR', KEYS[1])
+# A Lua function: count one execution on the month's counter KEYS unless it reached `ceiling`.
+# Returns -2 when there is no counter yet (rebuilt from the executions table), -1 when the quota
+# is used up, else the new count.
+_TAKE_ONE_LUA = """
+local function take_one(counter, ceiling)
+  local current = redis.call('GET', counter)
+  if not current then return -2 end
+  if tonumber(current) >= tonumber(ceiling) then return -1 end
+  return redis.call('INCR', counter)
+end
 """
+
+_TAKE_ONE = _TAKE_ONE_LUA + "return take_one(KEYS[1], ARGV[1])"
+
+# The whole admission of a call in one round trip, atomically: the grant this process holds is
+# still the cached one (else -3: stale, ask again), the action's rate limits have room, and the
+# month's quota has room.
+# KEYS: the grant's cache key, the month's counter, then the action's rate-limit windows.
+# ARGV: the grant's cached text ("" to skip the check), the quota ceiling, now, then the windows'
+# amount and seconds. Returns {admitted (1|0|-3), window stats, quota count (see take_one)}.
+_ADMIT = (
+    MOVING_WINDOWS_LUA
+    + _TAKE_ONE_LUA
+    + """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-3, {}, 0} end
+local windows, limits = {}, {}
+for i = 3, #KEYS do windows[#windows + 1] = KEYS[i] end
+for i = 4, #ARGV do limits[#limits + 1] = tonumber(ARGV[i]) end
+local admitted, stats = 1, {}
+if #windows > 0 then admitted, stats = moving_windows(windows, ARGV[3], limits) end
+if admitted == 0 then return {0, stats, 0} end
+return {1, stats, take_one(KEYS[2], ARGV[2])}
+"""
+)
+STALE = -3
 
 
 def _month_bounds(now):
@@ -267,39 +333,65 @@ def quota_key(workspace_id, now=None):
     return f"{QUOTA_KEY}{workspace_id}:{now:%Y-%m}"
 
 
-def take_execution(grant):
-    """Count one execution against the month's quota; raises 403 execution_limit_reached."""
-    limit = grant.monthly_executions
+def admit(grant, cached, token_hash):
+    """Check the action's rate limits and take one execution of the month's quota, in one round trip.
+
+    Returns the grant the call runs under: the one given, or a fresh one when the one this process
+    held had gone stale (a revoked token is then refused with the one 401). Raises 403
+    action_inactive, 429 rate_limited or 403 execution_limit_reached.
+    """
+    if not grant.is_active:
+        raise ActionInactive()
     now = utcnow()
-    key = quota_key(grant.workspace_id, now)
-    redis = get_redis()
-    script = _quota_script(redis)
-    ceiling = limit if limit is not None else 2**62
-    taken = script(keys=[key], args=[ceiling])
+    counter = quota_key(grant.workspace_id, now)
+    windows = moving_windows("proxy.action", grant.action_id, grant.rate_limit)
+    keys = [GRANT_KEY + token_hash, counter] + (windows.keys if windows else [])
+    arguments = [cached or "", _ceiling(grant)] + (windows.arguments if windows else [repr(time.time())])
+    script = _script("narrative_proxy_admit", _ADMIT)
+    admitted, stats, taken = script(keys=keys, args=arguments)
+    if admitted == STALE:
+        _forget(token_hash)
+        fresh, _ = _grant_from_redis_or_database(token_hash)
+        _check_usable(fresh, grant.action_id)
+        # Read just now, so the second run skips the comparison (no loop if it changes again).
+        return admit(fresh, None, token_hash)
+    if windows is not None:
+        enforce(windows.decision(admitted, stats))
     if taken == -2:
-        start, end = _month_bounds(now)
-        used = db.session.scalar(
-            sa.select(sa.func.count()).where(
-                Execution.workspace_id == uuid.UUID(grant.workspace_id),
-                Execution.counted.is_(True),
-                Execution.created_at >= start,
-            )
-        )
-        # A week past the month's end: late readers still find it; then it goes by itself.
-        redis.set(key, used, nx=True, exat=end + 7 * 86400)
-        taken = script(keys=[key], args=[ceiling])
+        taken = _take_after_rebuilding_counter(grant, counter, now)
     if taken < 0:
         raise ExecutionLimitReached(
-            f"This workspace has used its {limit} executions for this month.", extra={"limit": limit}
+            f"This workspace has used its {grant.monthly_executions} executions for this month.",
+            extra={"limit": grant.monthly_executions},
         )
-    return taken
+    return grant
 
 
-def _quota_script(redis):
+def _ceiling(grant):
+    return grant.monthly_executions if grant.monthly_executions is not None else 2**62
+
+
+def _take_after_rebuilding_counter(grant, counter, now):
+    """The month's counter was missing (expired, Redis emptied): rebuild it from the executions."""
+    start, end = _month_bounds(now)
+    used = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Execution.workspace_id == uuid.UUID(grant.workspace_id),
+            Execution.counted.is_(True),
+            Execution.created_at >= start,
+        )
+    )
+    redis = get_redis()
+    # A week past the month's end: late readers still find it; then it goes by itself.
+    redis.set(counter, used, nx=True, exat=end + 7 * 86400)
+    return _script("narrative_proxy_quota", _TAKE_ONE)(keys=[counter], args=[_ceiling(grant)])
+
+
+def _script(name, source):
     app = current_app._get_current_object()
-    script = app.extensions.get("narrative_proxy_quota")
+    script = app.extensions.get(name)
     if script is None:
-        script = app.extensions["narrative_proxy_quota"] = redis.register_script(_TAKE_ONE)
+        script = app.extensions.setdefault(name, get_redis().register_script(source))
     return script
 
 
@@ -378,13 +470,10 @@ def handle(action_id):
     recorder = recorder_for(current_app._get_current_object())
     record = _Record(grant=grant, started=started, method=request.method, request_id=g.get("request_id"))
     try:
-        if not grant.is_active:
-            raise ActionInactive()
-        check("proxy.action", grant.action_id, grant.rate_limit)
         max_body = config.get("PROXY_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
         if (request.content_length or 0) > max_body:
             raise PayloadTooLarge(f"The request body is larger than {max_body} bytes.")
-        take_execution(grant)
+        grant = record.grant = admit(grant, caller.extra["cached"], caller.extra["token_hash"])
         record.counted = True
         return _forward(grant, record, recorder, config, max_body)
     except ApiError as error:
@@ -398,9 +487,10 @@ def _upstream_request(grant, record, config, max_body):
     headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
     headers["x-request-id"] = record.request_id or ""
     headers.update(decrypt_headers(grant.headers_encrypted))
-    url = grant.target_url
+    url = _parsed_url(grant.target_url)
     if request.query_string:
-        url += ("&" if "?" in url else "?") + request.query_string.decode("latin-1")
+        url = grant.target_url + ("&" if "?" in grant.target_url else "?")
+        url += request.query_string.decode("latin-1")
     logged = config.get("PROXY_LOGGED_BODY_BYTES", DEFAULT_LOGGED_BODY)
     length = request.content_length
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
@@ -418,8 +508,19 @@ def _upstream_request(grant, record, config, max_body):
         if length is not None:
             headers["content-length"] = str(length)
         content = _stream_body(stream, record, max_body, logged)
-    timeout = httpx.Timeout(grant.timeout_seconds, connect=min(5.0, grant.timeout_seconds))
-    return url, headers, content, timeout
+    return url, headers, content, _timeouts(grant.timeout_seconds)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(url):
+    """Targets are parsed once per process (httpx URLs are immutable, so sharing one is safe)."""
+    return httpx.URL(url)
+
+
+@functools.cache
+def _timeouts(seconds):
+    """httpcore's timeout extension for an action's timeout (connecting never waits over 5 s)."""
+    return httpx.Timeout(seconds, connect=min(5.0, seconds)).as_dict()
 
 
 def _read_exactly(stream, length):
@@ -450,9 +551,10 @@ def _forward(grant, record, recorder, config, max_body):
     client = _client()
     record.upstream_started = time.perf_counter()
     try:
-        upstream = client.send(
-            client.build_request(grant.method, url, headers=headers, content=content, timeout=timeout),
-            stream=True,
+        upstream = client.send_through(
+            httpx.Request(
+                grant.method, url, headers=headers, content=content, extensions={"timeout": timeout}
+            )
         )
     except httpx.TimeoutException:
         raise UpstreamTimeout() from None
@@ -491,9 +593,10 @@ def _respond(upstream, record, recorder, config):
     outcome = "success" if upstream.status_code < 400 else "upstream_error"
     content_type = upstream.headers.get("content-type")
     if 0 <= declared <= SMALL_BODY:
-        # Small answers (the common case) are read at once: no generator, one write.
+        # Small answers (the common case) are read at once: no generator, one write. Raw bytes:
+        # an encoded answer goes back as encoded, with its Content-Encoding.
         try:
-            body = upstream.read()
+            body = b"".join(upstream.iter_raw())
         except httpx.TimeoutException:
             raise UpstreamTimeout() from None
         except httpx.TransportError:

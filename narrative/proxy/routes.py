@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask import current_app
 
-from narrative.extensions import db, limiter
+from narrative.extensions import db
 from narrative.identity.access import current_user, require
 from narrative.identity.permissions import register_permissions
 from narrative.platform.api import Blueprint
@@ -256,7 +256,6 @@ _ANY_BODY = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"
         "504": {"description": "upstream_timeout"},
     },
 )
-@limiter.exempt
 @idempotency_exempt
 def execute_action(action_id):
     """Execute an action through the proxy"""

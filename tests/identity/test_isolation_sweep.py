@@ -79,7 +79,7 @@ def _cases():
     return cases
 
 
-# Read once, at collection: building an app re-initialises the shared extensions (Redis, limiter),
+# Read once, at collection: building an app re-initialises the shared extensions (Redis),
 # which must not happen while the session's app is serving tests.
 CASES = _cases()
 

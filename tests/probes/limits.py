@@ -5,7 +5,7 @@ import threading
 import marshmallow as ma
 from flask import Response, request, url_for
 
-from narrative.extensions import db, limiter
+from narrative.extensions import db
 from narrative.identity.models import Workspace
 from narrative.platform.api import Blueprint
 from narrative.platform.idempotency import idempotency_exempt
@@ -37,12 +37,6 @@ def login():
 @blp.route("/_probe/limits/burst", methods=["POST"])
 @rate_limit("10/minute", key=client_header)
 def burst():
-    return {"ok": True}
-
-
-@blp.route("/_probe/limits/flask-limiter")
-@limiter.limit("2/minute")
-def flask_limiter_limited():
     return {"ok": True}
 
 

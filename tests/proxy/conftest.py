@@ -1,6 +1,7 @@
 """Fixtures of the API proxy tests: a real loopback upstream and helpers to make actions and tokens."""
 
 import contextlib
+import gzip
 import json
 import socket
 import threading
@@ -15,7 +16,8 @@ UPSTREAM_SECRET = "sk_upstream_TOP-SECRET-value-0123456789"
 
 
 class UpstreamHandler(BaseHTTPRequestHandler):
-    """/echo answers JSON describing what arrived; /slow sleeps; /big streams; /status/<n> answers n."""
+    """/echo answers JSON describing what arrived; /slow sleeps; /big streams; /status/<n> answers n;
+    /gzip answers a gzip-encoded body."""
 
     protocol_version = "HTTP/1.1"
 
@@ -55,6 +57,14 @@ class UpstreamHandler(BaseHTTPRequestHandler):
         elif self.path.startswith("/status/"):
             status = int(self.path.rsplit("/", 1)[1])
             self._answer(status, json.dumps({"status": status}).encode())
+        elif self.path.startswith("/gzip"):
+            packed = gzip.compress(b'{"compressed": true}')
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(packed)))
+            self.end_headers()
+            self.wfile.write(packed)
         elif self.path.startswith("/big"):
             size = int(self.path.split("size=")[1]) if "size=" in self.path else 1024 * 1024
             self.send_response(200)

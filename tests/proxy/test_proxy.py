@@ -1,6 +1,7 @@
 """The proxy end to end against a real loopback upstream: forwarding, limits, quota, failures, log."""
 
 import contextlib
+import gzip
 import io
 import logging
 import threading
@@ -70,6 +71,15 @@ def test_upstream_status_and_method_are_passed_through(auth_client, upstream):
     assert upstream.received[-1]["path"] == "/status/422"
     [execution] = executions(auth_client, action["id"])
     assert execution["outcome"] == "upstream_error" and execution["status_code"] == 422
+
+
+def test_an_encoded_answer_passes_through_byte_for_byte(auth_client, upstream):
+    action = make_action(auth_client, target_url=upstream.base + "/gzip")
+    token = issue_token(auth_client, action["id"])["token"]
+    response = call(auth_client, action["id"], token, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.get_data()) == b'{"compressed": true}'
 
 
 def test_concurrent_burst_admits_exactly_the_rpm(app, auth_client, upstream):
