@@ -143,7 +143,7 @@ def read_csv(binary, shape):
     width = len(shape.headers)
     number = 0
     for cells in reader:
-        if not any(cell.strip() for cell in cells):
+        if not (cells and (cells[0].strip() or any(cell.strip() for cell in cells))):
             continue  # blank lines are not records
         number += 1
         if len(cells) < width:
