@@ -13,3 +13,6 @@ def register_blueprints(api):
     from narrative.records import importing
 
     importing.register_blueprints(api)
+    from narrative.records import tracking  # record tracking: insights, interactions, tasks
+
+    tracking.register_blueprints(api)

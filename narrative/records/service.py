@@ -358,7 +358,9 @@ def delete_recordset_permanently(recordset, *, user_id):
     # Bulk deletes: the ORM would load every record; ON DELETE CASCADE needs PRAGMA foreign_keys
     # on SQLite, so dependent rows are removed explicitly.
     from narrative.records.models import RecordAttachment, RecordComment, RecordRelationship, RecordsetGrant
+    from narrative.records.tracking.service import remove_tracking_of_recordset
 
+    remove_tracking_of_recordset(recordset)
     for model, column in (
         (RecordHistory, RecordHistory.record_id),
         (RecordComment, RecordComment.record_id),
