@@ -94,6 +94,17 @@ class Config:
     # Interface languages offered to users (assistant setup-status), comma-separated.
     AVAILABLE_LOCALES = os.environ.get("AVAILABLE_LOCALES", "en")
 
+    # SaltEdge bank connections (coach SDK): the app's id and secret; the public key SaltEdge signs
+    # callbacks with (PEM text, or a file path); where callbacks reach us and where customers return.
+    # Unset: connecting a bank answers 503 (statement imports work without it).
+    SALTEDGE_APP_ID = os.environ.get("SALTEDGE_APP_ID") or None
+    SALTEDGE_SECRET = os.environ.get("SALTEDGE_SECRET") or None
+    SALTEDGE_BASE_URL = os.environ.get("SALTEDGE_BASE_URL", "https://www.saltedge.com/api/v6")
+    SALTEDGE_PUBLIC_KEY = os.environ.get("SALTEDGE_PUBLIC_KEY") or None
+    SALTEDGE_PUBLIC_KEY_FILE = os.environ.get("SALTEDGE_PUBLIC_KEY_FILE") or None
+    SALTEDGE_CALLBACK_URL = os.environ.get("SALTEDGE_CALLBACK_URL") or None
+    SALTEDGE_RETURN_URL = os.environ.get("SALTEDGE_RETURN_URL") or None
+
     RATELIMIT_ENABLED = True
 
     # API proxy (/x/{action_id}): body caps both ways, how much of each body the executions log

@@ -9,12 +9,17 @@ from config import config_for, instance_dir
 from narrative import (
     activity,
     ai,
+    banking,
+    coach,
     conversations,
     files,
     identity,
+    integrations,
     licensing,
     modules,
+    money,
     notifications,
+    projects,
     proxy,
     records,
     system,
@@ -47,6 +52,11 @@ DOMAINS = (
     ai,
     conversations,
     records,
+    banking,
+    integrations,
+    projects,
+    money,
+    coach,
 )
 
 

@@ -42,8 +42,12 @@ CHECKPOINT_SECONDS = 2.0
 ABANDONED_MESSAGE = "The reply stopped unexpectedly."
 
 
-def generate_reply(message_id, *, provider=None, model=None, tools_enabled=True):
-    """Write assistant message `message_id` (created empty, status streaming, by `start_reply`)."""
+def generate_reply(message_id, *, provider=None, model=None, tools_enabled=True, asker_id=None):
+    """Write assistant message `message_id` (created empty, status streaming, by `start_reply`).
+
+    `asker_id` is the user whose turn this answers (the job's row has it too; passing it saves a
+    query before the first delta).
+    """
     from narrative.ai import AiContext, get_provider
     from narrative.ai.tools import tool_specs
 
@@ -52,10 +56,12 @@ def generate_reply(message_id, *, provider=None, model=None, tools_enabled=True)
     message = db.session.get(Message, uuid.UUID(message_id))
     conversation = db.session.get(Conversation, message.conversation_id)
     reply = _Reply(progress.stream_key, message)
-    job = db.session.get(Job, progress.job_id)
+    if asker_id is None:
+        job = db.session.get(Job, progress.job_id)
+        asker_id = job.user_id if job is not None else None
     context = AiContext(
         workspace_id=conversation.workspace_id,
-        user_id=(job.user_id if job is not None else None) or conversation.owner_id,
+        user_id=parse_uuid(asker_id) or conversation.owner_id,
         function="chat",
         conversation_id=conversation.id,
     )
@@ -190,6 +196,7 @@ class _Reply:
         conversation.last_message_at = message.updated_at
         if message.content:
             service.index_message(message)
+        self.index_question(message)
         service.publish_event(self.conversation_id, service.message_event(message, "message.completed"))
         db.session.commit()
         usage = {"tokens_in": self.tokens_in, "tokens_out": self.tokens_out}
@@ -207,9 +214,30 @@ class _Reply:
     def fail(self, error):
         self.save(status=FAILED, error=error, rollback=True)
 
+    @staticmethod
+    def index_question(message):
+        """The question was left unindexed by its request (see `service.add_message`); index it now."""
+        question = db.session.get(Message, message.parent_id) if message.parent_id else None
+        if question is not None and question.role == "user" and question.status == COMPLETE:
+            service.index_message(question)
+
+
+# Prompt contexts whose replies rest on facts computed when each reply is written (the money coach:
+# its metrics and actions), {prompt_context: build(conversation, question) -> [system messages]}.
+_GROUNDING = {}
+
+
+def register_grounding(prompt_context, build):
+    """Ground every reply in conversations with this `prompt_context` on `build`'s system messages.
+
+    `build(conversation, question)` runs in the reply job, before the provider is called, with the
+    latest user message as `question`; what it returns goes first in the history the model sees.
+    """
+    _GROUNDING[prompt_context] = build
+
 
 def build_history(conversation, *, before):
-    """The messages the model sees: system prompt, then the active history before `before`."""
+    """The messages the model sees: system prompt (or grounding), then the history before `before`."""
     messages = []
     prompt = _system_prompt(conversation)
     if prompt:
@@ -233,6 +261,10 @@ def build_history(conversation, *, before):
         if row.role == "assistant" and not content.strip():
             continue
         messages.append({"role": row.role, "content": content})
+    ground = _GROUNDING.get(conversation.prompt_context)
+    if ground is not None:
+        question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        messages = list(ground(conversation, question)) + messages
     return messages
 
 

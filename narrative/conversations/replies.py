@@ -56,6 +56,7 @@ def start_reply(conversation, *, user_id, parent=None, provider=None, model=None
         provider=provider,
         model=model,
         tools_enabled=tools_enabled,
+        asker_id=str(user_id) if user_id else None,
     )
     message.job_id = job.id
     db.session.flush()
@@ -214,9 +215,9 @@ def assistant_frame(payload):
 FRAMES = {"studio": studio_frame, "core": core_frame, "assistant": assistant_frame}
 
 
-def stream_response(message, job_id, *, family):
+def stream_response(message_id, conversation_id, job_id, *, family):
     """The SSE response of a reply in `family`'s frames; headers name the message and conversation."""
-    headers = {"X-Message-Id": str(message.id), "X-Conversation-Id": str(message.conversation_id)}
+    headers = {"X-Message-Id": str(message_id), "X-Conversation-Id": str(conversation_id)}
     response = sse_response(job_stream_key(job_id), is_terminal=reply_is_over, to_frame=FRAMES[family])
     response.headers.update(headers)
     return response

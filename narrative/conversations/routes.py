@@ -175,6 +175,7 @@ class ConversationMessages(MethodView):
             tool_calls=payload.get("tool_calls"),
             parent_id=payload.get("parent_id"),
             model=payload.get("model"),
+            index=not stream,
         )
         if not stream:
             db.session.commit()
@@ -189,8 +190,7 @@ class ConversationMessages(MethodView):
             model=payload.get("model"),
             tools_enabled=payload["tools_enabled"],
         )
-        db.session.commit()
-        return replies.stream_response(reply, job.id, family="studio")
+        return _commit_and_stream(reply, job, family="studio")
 
 
 # --- files --------------------------------------------------------------------------------------
@@ -420,7 +420,12 @@ def stream_turn(payload, *, family):
             prompt_context=payload.get("prompt_context"),
         )
     message = service.add_message(
-        conversation, role="user", content=text, author_id=_user_id(), attachments=payload.get("attachments")
+        conversation,
+        role="user",
+        content=text,
+        author_id=_user_id(),
+        attachments=payload.get("attachments"),
+        index=False,
     )
     reply, job = replies.start_reply(
         conversation,
@@ -430,8 +435,7 @@ def stream_turn(payload, *, family):
         model=payload.get("model"),
         tools_enabled=payload.get("tools_enabled", True),
     )
-    db.session.commit()
-    return replies.stream_response(reply, job.id, family=family)
+    return _commit_and_stream(reply, job, family=family)
 
 
 @blp.route("/api/v1/chat/messages/<message_id>/regenerate", methods=["POST"])
@@ -442,5 +446,11 @@ def regenerate_message(message_id):
     """Write a new reply in place of an AI message (the old one is kept, marked superseded)"""
     message = service.get_message(message_id, user_id=_user_id())
     reply, job = replies.regenerate(message, user_id=_user_id())
+    return _commit_and_stream(reply, job, family="core")
+
+
+def _commit_and_stream(reply, job, *, family):
+    # Read while loaded: after the commit each would cost a SELECT on the way to the first frame.
+    ids = reply.id, reply.conversation_id, job.id
     db.session.commit()
-    return replies.stream_response(reply, job.id, family="core")
+    return replies.stream_response(*ids, family=family)

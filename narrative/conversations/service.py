@@ -377,8 +377,14 @@ def add_message(
     status=COMPLETE,
     provider=None,
     model=None,
+    index=True,
 ):
-    """Append a message; the first user message names an untitled conversation."""
+    """Append a message; the first user message names an untitled conversation.
+
+    `index=False` leaves making it searchable to whoever finishes the turn: a question answered by
+    a streamed reply is indexed by the reply's job, so its embedding is not computed while the
+    asker waits for the first frame.
+    """
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}.")
     if parent_id is None:
@@ -409,7 +415,7 @@ def add_message(
     if role == "user" and not conversation.title and content:
         conversation.title = generate_title(content)
     db.session.flush()
-    if status == COMPLETE:
+    if status == COMPLETE and index:
         index_message(message)
     publish_event(conversation.id, message_event(message))
     return message
