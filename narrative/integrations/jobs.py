@@ -224,6 +224,9 @@ def import_statement(stored_file_id, integration_id, options):
         name=name,
         currency=currency,
     )
+    # Committed before each report: the job row is written on a connection of its own, which on
+    # SQLite would wait out the busy timeout behind this session's open write transaction.
+    db.session.commit()
     progress.report(progress=20, step="storing", message=f"{len(statement.transactions)} transactions read")
     rules = user_rules(integration.workspace_id, integration.user_id)
     added, chunk = 0, 500
@@ -233,6 +236,7 @@ def import_statement(stored_file_id, integration_id, options):
         added += ledger.store_transactions(
             account, statement.transactions[start : start + chunk], rules=rules
         )
+        db.session.commit()  # a chunk at a time: a rerun skips what is stored (fingerprints)
         progress.report(
             progress=20 + 75 * min(start + chunk, total) / total,
             step="storing",

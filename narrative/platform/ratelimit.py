@@ -111,11 +111,18 @@ def hit(scope, key, limit):
 MOVING_WINDOWS_LUA = """
 local function moving_windows(keys, now, limits)
   local clock = tonumber(now)
-  local admitted = 1
+  local admitted, counts = 1, {}
   for i = 1, #keys do
     local amount, window = limits[2 * i - 1], limits[2 * i]
-    local last_slot = redis.call('LINDEX', keys[i], amount - 1)
-    if last_slot and tonumber(last_slot) > clock - window then admitted = 0 end
+    -- Newest first: what left the window is at the tail. Dropping it as it expires keeps every
+    -- call O(1) amortised, however large the limit (a count by scanning would be O(limit)).
+    while true do
+      local oldest = redis.call('LINDEX', keys[i], -1)
+      if not oldest or tonumber(oldest) > clock - window then break end
+      redis.call('RPOP', keys[i])
+    end
+    counts[i] = redis.call('LLEN', keys[i])
+    if counts[i] >= amount then admitted = 0 end
   end
   if admitted == 1 then
     for i = 1, #keys do
@@ -123,17 +130,13 @@ local function moving_windows(keys, now, limits)
       redis.call('LPUSH', keys[i], now)
       redis.call('LTRIM', keys[i], 0, amount - 1)
       redis.call('EXPIRE', keys[i], math.ceil(window))
+      counts[i] = math.min(counts[i] + 1, amount)
     end
   end
   local stats = {}
   for i = 1, #keys do
-    local amount, window = limits[2 * i - 1], limits[2 * i]
-    local counted, oldest = 0, now
-    for _, entry in ipairs(redis.call('LRANGE', keys[i], 0, amount - 1)) do
-      if tonumber(entry) > clock - window then counted = counted + 1; oldest = entry end
-    end
-    stats[#stats + 1] = counted
-    stats[#stats + 1] = oldest
+    stats[#stats + 1] = counts[i]
+    stats[#stats + 1] = redis.call('LINDEX', keys[i], -1) or now
   end
   return admitted, stats
 end
