@@ -74,9 +74,9 @@ class Conversation(IdMixin, TimestampMixin, db.Model):
     # The assistant's delete is a soft delete; every read hides deleted conversations.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
-    participants = relationship(
-        "ConversationParticipant", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
-    )
+    # Loaded when read: a turn of chat never needs them; lists load them in one query
+    # (`service.list_conversations_query`).
+    participants = relationship("ConversationParticipant", cascade="all, delete-orphan", passive_deletes=True)
 
     def participant_ids(self):
         return {p.user_id for p in self.participants}

@@ -24,7 +24,7 @@ from narrative.conversations import service
 from narrative.conversations.models import CANCELED, FAILED, STREAMING, Message
 from narrative.extensions import db
 from narrative.platform.errors import BadRequest, Conflict
-from narrative.platform.jobs import Job, cancel_job, enqueue_job, job_stream_key
+from narrative.platform.jobs import Job, cancel_job, enqueue_job, job_stream_key, new_job_id
 from narrative.platform.sse import sse_response
 
 REPLY_QUEUE = "high"
@@ -36,6 +36,7 @@ CONTENT, TOOL, DONE, ERROR = "content", "tool", "done", "error"
 
 def start_reply(conversation, *, user_id, parent=None, provider=None, model=None, tools_enabled=True):
     """Create the assistant's (empty, streaming) message and queue the job that writes it."""
+    job_id = new_job_id()  # on the message from the start: no UPDATE after the job's INSERT
     message = service.add_message(
         conversation,
         role="assistant",
@@ -45,6 +46,7 @@ def start_reply(conversation, *, user_id, parent=None, provider=None, model=None
         provider=provider,
         model=model,
     )
+    message.job_id = job_id
     job = enqueue_job(
         "chat.reply",
         "narrative.conversations.jobs.generate_reply",
@@ -57,9 +59,8 @@ def start_reply(conversation, *, user_id, parent=None, provider=None, model=None
         model=model,
         tools_enabled=tools_enabled,
         asker_id=str(user_id) if user_id else None,
+        job_id=job_id,
     )
-    message.job_id = job.id
-    db.session.flush()
     return message, job
 
 

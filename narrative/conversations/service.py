@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from narrative.conversations.models import (
     COMPLETE,
@@ -25,7 +26,7 @@ from narrative.conversations.models import (
 from narrative.extensions import db
 from narrative.platform.errors import BadRequest, Conflict, Forbidden, NotFound
 from narrative.platform.jobs import publish
-from narrative.platform.models import parse_uuid, utcnow
+from narrative.platform.models import new_id, parse_uuid, utcnow
 from narrative.platform.tenancy import current_workspace_id, get_in_workspace_or_404, tenant_select
 from narrative.platform.transactions import on_commit
 
@@ -204,7 +205,7 @@ def list_conversations_query(
         pattern = f"%{search.strip()}%"
         in_messages = sa.select(Message.conversation_id).where(Message.content.ilike(pattern))
         criteria.append(sa.or_(Conversation.title.ilike(pattern), Conversation.id.in_(in_messages)))
-    return visible_conversations(user_id, *criteria)
+    return visible_conversations(user_id, *criteria).options(selectinload(Conversation.participants))
 
 
 def get_conversation(conversation_id, *, user_id, must_own=False):
@@ -395,7 +396,13 @@ def add_message(
             .limit(1)
         )
         parent_id = last.id if last else None
+    now = utcnow()
+    # Id and times are set here, not by the flush, so nothing needs flushing yet: a turn's messages,
+    # the conversation's update and the reply's job then reach the database in one flush.
     message = Message(
+        id=new_id(),
+        created_at=now,
+        updated_at=now,
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
         author_id=author_id,
@@ -410,11 +417,10 @@ def add_message(
         model=model,
     )
     db.session.add(message)
-    conversation.last_message_at = utcnow()
-    conversation.updated_at = utcnow()
+    conversation.last_message_at = now
+    conversation.updated_at = now
     if role == "user" and not conversation.title and content:
         conversation.title = generate_title(content)
-    db.session.flush()
     if status == COMPLETE and index:
         index_message(message)
     publish_event(conversation.id, message_event(message))

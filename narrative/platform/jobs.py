@@ -240,18 +240,25 @@ def enqueue_job(
     retry=None,
     timeout=600,
     description=None,
+    job_id=None,
     **kwargs,
 ):
     """Create the job's row in the caller's transaction and queue it once that transaction commits.
 
     `func` is a callable or its dotted path; `args`/`kwargs` are plain values (ids, not ORM objects).
-    `retry` is an `rq.Retry`; every attempt updates this same row. Returns the (flushed) `Job`.
+    `retry` is an `rq.Retry`; every attempt updates this same row. `job_id` (from `new_job_id`) lets
+    a caller store the id on its own row before the job exists. Returns the (flushed) `Job`.
     """
     func_path = _dotted_path(func)
     _check_arguments(args, kwargs)
     get_queue(queue)  # an unknown queue name fails here, in the caller, not after the commit
     job = Job(
-        id=new_job_id(), kind=kind, workspace_id=workspace_id, user_id=user_id, status=QUEUED, progress=0
+        id=job_id or new_job_id(),
+        kind=kind,
+        workspace_id=workspace_id,
+        user_id=user_id,
+        status=QUEUED,
+        progress=0,
     )
     job.rq_job_id = job.id
     db.session.add(job)
