@@ -34,7 +34,7 @@ from narrative.conversations.schemas import (
     TitleSchema,
 )
 from narrative.extensions import db
-from narrative.identity.access import current_user, require
+from narrative.identity.access import current_user_id, require
 from narrative.identity.permissions import register_permissions
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import BadRequest
@@ -70,10 +70,6 @@ SEND_DESCRIPTION = """One endpoint, two behaviours, chosen by the client:
   and returned as JSON, with no AI reply."""
 
 
-def _user_id():
-    return current_user().id
-
-
 def wants_stream(payload):
     accepts = request.headers.get("Accept", "")
     return "text/event-stream" in accepts or bool(payload.get("stream")) or bool(payload.get("reply"))
@@ -91,7 +87,7 @@ class Conversations(MethodView):
     def get(self, args):
         """List your conversations and those shared with you (newest activity first)"""
         filters = {k: args.pop(k) for k in list(args) if k not in ("skip", "limit")}
-        stmt = service.list_conversations_query(user_id=_user_id(), **filters)
+        stmt = service.list_conversations_query(user_id=current_user_id(), **filters)
         order = [service.Conversation.is_pinned.desc(), service.Conversation.updated_at.desc()]
         return paginate(stmt, args, style="skip", order_by=order)
 
@@ -102,7 +98,7 @@ class Conversations(MethodView):
     def post(self, payload):
         """Start a conversation; prompt_context (a named prompt) wins over the deprecated system_prompt"""
         family = "studio" if ("metadata" in payload or "client_id" in payload) else "core"
-        conversation = service.create_conversation(user_id=_user_id(), family=family, **payload)
+        conversation = service.create_conversation(user_id=current_user_id(), family=family, **payload)
         db.session.commit()
         return conversation
 
@@ -114,7 +110,7 @@ class ConversationItem(MethodView):
     @blp.response(200, ConversationWithMessagesSchema)
     def get(self, conversation_id):
         """A conversation with its messages"""
-        conversation = service.get_conversation(conversation_id, user_id=_user_id())
+        conversation = service.get_conversation(conversation_id, user_id=current_user_id())
         conversation.messages = service.ordered_messages(conversation)
         return conversation
 
@@ -124,8 +120,8 @@ class ConversationItem(MethodView):
     @blp.response(200, ConversationSchema)
     def patch(self, payload, conversation_id):
         """Rename, move, pin, archive or change metadata (owner only)"""
-        conversation = service.get_conversation(conversation_id, user_id=_user_id(), must_own=True)
-        service.update_conversation(conversation, user_id=_user_id(), changes=payload)
+        conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
+        service.update_conversation(conversation, user_id=current_user_id(), changes=payload)
         db.session.commit()
         return conversation
 
@@ -134,7 +130,7 @@ class ConversationItem(MethodView):
     @blp.response(204)
     def delete(self, conversation_id):
         """Delete a conversation and its messages (owner only)"""
-        conversation = service.get_conversation(conversation_id, user_id=_user_id(), must_own=True)
+        conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
         service.delete_conversation(conversation)
         db.session.commit()
 
@@ -147,7 +143,7 @@ class ConversationMessages(MethodView):
     @blp.response(200, page_schema(ChatMessageSchema, "skip"))
     def get(self, args, conversation_id):
         """The conversation's history, oldest first"""
-        conversation = service.get_conversation(conversation_id, user_id=_user_id())
+        conversation = service.get_conversation(conversation_id, user_id=current_user_id())
         order = [service.Message.created_at]
         return paginate(
             service.messages_query(conversation), args, style="skip", order_by=order, max_limit=1000
@@ -162,7 +158,7 @@ class ConversationMessages(MethodView):
     @blp.alt_response(200, description="text/event-stream of reply frames", content_type="text/event-stream")
     def post(self, payload, conversation_id):
         """Add a message; stream the AI's reply when asked (see the description)"""
-        conversation = service.get_conversation(conversation_id, user_id=_user_id())
+        conversation = service.get_conversation(conversation_id, user_id=current_user_id())
         stream = wants_stream(payload)
         if stream and payload["role"] != "user":
             raise BadRequest("Only a user's message gets a reply.")
@@ -170,7 +166,7 @@ class ConversationMessages(MethodView):
             conversation,
             role=payload["role"],
             content=payload["content"],
-            author_id=_user_id() if payload["role"] == "user" else None,
+            author_id=current_user_id() if payload["role"] == "user" else None,
             attachments=payload["attachments"],
             tool_calls=payload.get("tool_calls"),
             parent_id=payload.get("parent_id"),
@@ -184,7 +180,7 @@ class ConversationMessages(MethodView):
             raise BadRequest("The message is empty.")
         reply, job = replies.start_reply(
             conversation,
-            user_id=_user_id(),
+            user_id=current_user_id(),
             parent=message,
             provider=payload.get("provider"),
             model=payload.get("model"),
@@ -203,8 +199,8 @@ class ConversationMessages(MethodView):
 @blp.response(200, ChatFileSchema)
 def upload_file(files, conversation_id):
     """Attach a file (PDF, DOCX, TXT, MD, CSV, JSON or an image, up to 20 MB); its text is extracted"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id())
-    attachment = attachments.upload_attachment(conversation, upload=files["file"], user_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id())
+    attachment = attachments.upload_attachment(conversation, upload=files["file"], user_id=current_user_id())
     db.session.commit()
     return attachments.describe(attachment)
 
@@ -215,7 +211,7 @@ def upload_file(files, conversation_id):
 @blp.response(200, ChatFileListSchema)
 def list_conversation_files(conversation_id):
     """Files attached to a conversation, each with a fresh signed URL (valid for an hour)"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id())
     files = [attachments.describe(a) for a in attachments.conversation_attachments(conversation)]
     return {"files": files, "total": len(files)}
 
@@ -226,7 +222,7 @@ def list_conversation_files(conversation_id):
 @blp.response(200, ChatFileUrlSchema)
 def file_download_url(file_id):
     """A signed download URL for a chat attachment (valid for an hour)"""
-    described = attachments.describe(attachments.attachment_by_file_id(file_id, user_id=_user_id()))
+    described = attachments.describe(attachments.attachment_by_file_id(file_id, user_id=current_user_id()))
     return {**described, "download_url": described["url"]}
 
 
@@ -240,7 +236,7 @@ class Folders(MethodView):
     @blp.response(200, ChatFolderListSchema)
     def get(self):
         """Your chat folders in order, each with its conversation count"""
-        folders = service.list_folders(_user_id())
+        folders = service.list_folders(current_user_id())
         return {"folders": folders, "total": len(folders)}
 
     @blp.operation("core.chat.create-folder")
@@ -249,7 +245,7 @@ class Folders(MethodView):
     @blp.response(201, ChatFolderSchema)
     def post(self, payload):
         """Create a folder (added last)"""
-        folder = service.create_folder(user_id=_user_id(), **payload)
+        folder = service.create_folder(user_id=current_user_id(), **payload)
         db.session.commit()
         return folder
 
@@ -261,7 +257,7 @@ class Folders(MethodView):
 @blp.response(200, ChatFolderListSchema)
 def reorder_folders(payload):
     """Put your folders in the order of folder_ids (folders left out follow, in their order)"""
-    folders = service.reorder_folders(user_id=_user_id(), folder_ids=payload["folder_ids"])
+    folders = service.reorder_folders(user_id=current_user_id(), folder_ids=payload["folder_ids"])
     db.session.commit()
     return {"folders": folders, "total": len(folders)}
 
@@ -273,7 +269,7 @@ class FolderItem(MethodView):
     @blp.response(200, ChatFolderSchema)
     def get(self, folder_id):
         """One of your folders"""
-        return service.get_folder(folder_id, user_id=_user_id())
+        return service.get_folder(folder_id, user_id=current_user_id())
 
     @blp.operation("core.chat.update-folder")
     @require("chat.write")
@@ -281,7 +277,7 @@ class FolderItem(MethodView):
     @blp.response(200, ChatFolderSchema)
     def patch(self, payload, folder_id):
         """Rename, recolour or collapse a folder"""
-        folder = service.update_folder(service.get_folder(folder_id, user_id=_user_id()), payload)
+        folder = service.update_folder(service.get_folder(folder_id, user_id=current_user_id()), payload)
         db.session.commit()
         return folder
 
@@ -290,7 +286,7 @@ class FolderItem(MethodView):
     @blp.response(204)
     def delete(self, folder_id):
         """Delete a folder; its conversations stay, outside any folder"""
-        service.delete_folder(service.get_folder(folder_id, user_id=_user_id()))
+        service.delete_folder(service.get_folder(folder_id, user_id=current_user_id()))
         db.session.commit()
 
 
@@ -300,7 +296,7 @@ class FolderItem(MethodView):
 @blp.response(200, ChatFolderSchema)
 def toggle_folder_collapse(folder_id):
     """Collapse an open folder or open a collapsed one"""
-    folder = service.get_folder(folder_id, user_id=_user_id())
+    folder = service.get_folder(folder_id, user_id=current_user_id())
     service.update_folder(folder, {"is_collapsed": not folder.is_collapsed})
     db.session.commit()
     return folder
@@ -353,13 +349,13 @@ def generate_title(payload):
 def prompt_suggestions(args):
     """Four prompts from your recent work, cached for the day (force_refresh=true regenerates)"""
     day = service.today()
-    key = f"narrative:chat:suggestions:{current_workspace_id()}:{_user_id()}:{day}"
+    key = f"narrative:chat:suggestions:{current_workspace_id()}:{current_user_id()}:{day}"
     redis = get_redis()
     if not args["force_refresh"]:
         cached = redis.get(key)
         if cached:
             return {**json.loads(cached), "cached": True}
-    suggestions, topics = service.prompt_suggestions(user_id=_user_id())
+    suggestions, topics = service.prompt_suggestions(user_id=current_user_id())
     fresh = {
         "suggestions": suggestions,
         "topics": topics,
@@ -378,7 +374,7 @@ def prompt_suggestions(args):
 def search(payload):
     """Search the workspace's data (records, documents, notes, messages...) by meaning"""
     results = service.search_workspace_data(
-        user_id=_user_id(),
+        user_id=current_user_id(),
         query=payload["query"],
         limit=payload["limit"],
         source_types=payload["source_types"],
@@ -411,10 +407,10 @@ def stream_turn(payload, *, family):
     if not text:
         raise BadRequest("The message is empty.")
     if payload.get("conversation_id"):
-        conversation = service.get_conversation(payload["conversation_id"], user_id=_user_id())
+        conversation = service.get_conversation(payload["conversation_id"], user_id=current_user_id())
     else:
         conversation = service.create_conversation(
-            user_id=_user_id(),
+            user_id=current_user_id(),
             family=family,
             title=payload.get("title"),
             prompt_context=payload.get("prompt_context"),
@@ -423,13 +419,13 @@ def stream_turn(payload, *, family):
         conversation,
         role="user",
         content=text,
-        author_id=_user_id(),
+        author_id=current_user_id(),
         attachments=payload.get("attachments"),
         index=False,
     )
     reply, job = replies.start_reply(
         conversation,
-        user_id=_user_id(),
+        user_id=current_user_id(),
         parent=message,
         provider=payload.get("provider"),
         model=payload.get("model"),
@@ -444,8 +440,8 @@ def stream_turn(payload, *, family):
 @blp.response(200, description="text/event-stream of reply frames", content_type="text/event-stream")
 def regenerate_message(message_id):
     """Write a new reply in place of an AI message (the old one is kept, marked superseded)"""
-    message = service.get_message(message_id, user_id=_user_id())
-    reply, job = replies.regenerate(message, user_id=_user_id())
+    message = service.get_message(message_id, user_id=current_user_id())
+    reply, job = replies.regenerate(message, user_id=current_user_id())
     return _commit_and_stream(reply, job, family="core")
 
 

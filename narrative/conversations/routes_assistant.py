@@ -20,7 +20,7 @@ from narrative.conversations.schemas import (
     FeedbackSchema,
 )
 from narrative.extensions import db
-from narrative.identity.access import current_user, require
+from narrative.identity.access import current_user_id, require
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import ValidationFailed
 from narrative.platform.pagination import newest_first, page_schema, paginate
@@ -37,10 +37,6 @@ usage}`, `{event: "error", msg_id, error}`. Body: `conversation_id` (omit to sta
 conversation even if the client disconnects."""
 
 
-def _user_id():
-    return current_user().id
-
-
 @blp.route("/api/conversations")
 class AssistantConversations(MethodView):
     @blp.operation("assistant.conversations.list")
@@ -49,7 +45,7 @@ class AssistantConversations(MethodView):
     @blp.response(200, page_schema(ConversationSchema, "cursor"))
     def get(self, args):
         """Your conversations, most recently started first"""
-        stmt = service.list_conversations_query(user_id=_user_id())
+        stmt = service.list_conversations_query(user_id=current_user_id())
         return paginate(stmt, args, style="cursor", order_by=newest_first(service.Conversation))
 
     @blp.operation("assistant.conversations.create")
@@ -58,7 +54,7 @@ class AssistantConversations(MethodView):
     @blp.response(200, ConversationSchema)
     def post(self, payload):
         """Start a conversation (accepts Idempotency-Key)"""
-        conversation = service.create_conversation(user_id=_user_id(), family="assistant", **payload)
+        conversation = service.create_conversation(user_id=current_user_id(), family="assistant", **payload)
         db.session.commit()
         return conversation
 
@@ -70,7 +66,7 @@ class AssistantConversationItem(MethodView):
     @blp.response(200, ConversationWithMessagesSchema)
     def get(self, conversation_id):
         """A conversation with its messages"""
-        conversation = service.get_conversation(conversation_id, user_id=_user_id())
+        conversation = service.get_conversation(conversation_id, user_id=current_user_id())
         conversation.messages = service.ordered_messages(conversation)
         return conversation
 
@@ -79,7 +75,7 @@ class AssistantConversationItem(MethodView):
     @blp.response(200, ConversationDeletedSchema)
     def delete(self, conversation_id):
         """Soft delete: the conversation disappears from every list; its rows are kept"""
-        conversation = service.get_conversation(conversation_id, user_id=_user_id(), must_own=True)
+        conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
         service.delete_conversation(conversation, soft=True)
         db.session.commit()
         return {"id": conversation.id, "deleted": True}
@@ -92,7 +88,7 @@ class AssistantConversationItem(MethodView):
 @blp.response(200, page_schema(ChatMessageSchema, "cursor"))
 def list_messages(args, conversation_id):
     """The history, oldest first, a page at a time (limit, cursor)"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id())
     return paginate(
         service.messages_query(conversation), args, style="cursor", order_by=[service.Message.created_at]
     )
@@ -104,7 +100,7 @@ def list_messages(args, conversation_id):
 @blp.response(200, ConversationSchema)
 def regenerate_title(conversation_id):
     """Name the conversation again from its first message"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id(), must_own=True)
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
     service.regenerate_title(conversation)
     db.session.commit()
     return conversation
@@ -117,9 +113,12 @@ def regenerate_title(conversation_id):
 @blp.response(200, ConversationSchema)
 def branch(payload, conversation_id):
     """A new conversation (yours) with this one's history up to message_id, to continue separately"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id())
     new = service.branch_conversation(
-        conversation, user_id=_user_id(), message_id=payload.get("message_id"), title=payload.get("title")
+        conversation,
+        user_id=current_user_id(),
+        message_id=payload.get("message_id"),
+        title=payload.get("title"),
     )
     db.session.commit()
     return new
@@ -141,7 +140,7 @@ def stream(payload):
 @blp.response(200, CancelResultSchema)
 def cancel(msg_id):
     """Stop a reply being written; the text so far is kept, marked partial"""
-    message = service.get_message(msg_id, user_id=_user_id())
+    message = service.get_message(msg_id, user_id=current_user_id())
     before = message.status
     status = replies.cancel(message)
     db.session.commit()
@@ -159,8 +158,8 @@ def cancel(msg_id):
 @blp.response(200, DlpDecisionResultSchema)
 def dlp_decision(payload, msg_id):
     """Resolve a dlp_finding on your message: allow, redact or block"""
-    message = service.get_message(msg_id, user_id=_user_id())
-    reply, _job = replies.decide_dlp(message, decision=payload["decision"], user_id=_user_id())
+    message = service.get_message(msg_id, user_id=current_user_id())
+    reply, _job = replies.decide_dlp(message, decision=payload["decision"], user_id=current_user_id())
     db.session.commit()
     message.reply_id = reply.id if reply is not None else None
     return message
@@ -173,7 +172,7 @@ def dlp_decision(payload, msg_id):
 @blp.response(200, ChatMessageSchema)
 def feedback(payload, msg_id):
     """Thumbs up or down on a reply, with an optional comment"""
-    message = service.get_message(msg_id, user_id=_user_id())
+    message = service.get_message(msg_id, user_id=current_user_id())
     rating = payload.get("rating") or payload.get("thumbs")
     if rating is None:
         raise ValidationFailed("Say up or down.", details=[{"field": "rating", "message": "Required."}])

@@ -13,7 +13,7 @@ from narrative.conversations.schemas import (
     TranscriptSchema,
 )
 from narrative.extensions import db
-from narrative.identity.access import current_user, require
+from narrative.identity.access import current_user_id, require
 from narrative.identity.models import User
 from narrative.platform.api import Blueprint
 from narrative.platform.sse import sse_response
@@ -29,10 +29,6 @@ EVENTS_DESCRIPTION = """Real-time participant events as `text/event-stream` (`da
 `{type: "message.completed", ...}` when an AI reply is saved, `{type: "participant.added" |
 "participant.removed", user_id}` and `{type: "conversation.updated"}`. Reconnect with
 `Last-Event-ID` to resume without losing or repeating events."""
-
-
-def _user_id():
-    return current_user().id
 
 
 def _participant(row):
@@ -54,8 +50,8 @@ def _participant(row):
 @blp.response(200, ParticipantSchema)
 def share(payload, conversation_id):
     """Share the conversation with another member of the workspace (owner only)"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id(), must_own=True)
-    row = service.share_conversation(conversation, user_id=payload["user_id"], added_by_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
+    row = service.share_conversation(conversation, user_id=payload["user_id"], added_by_id=current_user_id())
     db.session.commit()
     return _participant(row)
 
@@ -66,7 +62,7 @@ def share(payload, conversation_id):
 @blp.response(200, ParticipantListSchema)
 def list_participants(conversation_id):
     """The owner and everyone the conversation is shared with"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id())
     rows = [_participant(row) for row in service.list_participants(conversation)]
     return {"participants": rows, "total": len(rows)}
 
@@ -77,7 +73,7 @@ def list_participants(conversation_id):
 @blp.response(200, ParticipantListSchema)
 def remove_participant(conversation_id, user_id):
     """Remove a participant (the owner removes anyone; a participant may leave)"""
-    me = _user_id()
+    me = current_user_id()
     conversation = service.get_conversation(conversation_id, user_id=me, must_own=str(user_id) != str(me))
     service.remove_participant(conversation, user_id=user_id)
     db.session.commit()
@@ -93,7 +89,7 @@ def remove_participant(conversation_id, user_id):
 @blp.response(200, description="text/event-stream of participant events", content_type="text/event-stream")
 def events(conversation_id):
     """Live events of a conversation: new messages from other participants, sharing changes"""
-    conversation = service.get_conversation(conversation_id, user_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id())
     # A conversation's event stream has no end: the generator's time limit makes clients reconnect.
     return sse_response(service.events_stream_key(conversation.id), is_terminal=lambda payload: False)
 
@@ -107,7 +103,7 @@ def transcribe(files, conversation_id):
     """Transcribe a voice note with the workspace's transcription provider (503 when none is set up)"""
     from narrative.ai import AiContext, get_provider
 
-    conversation = service.get_conversation(conversation_id, user_id=_user_id())
+    conversation = service.get_conversation(conversation_id, user_id=current_user_id())
     upload = files["file"]
     provider = get_provider(workspace_id=conversation.workspace_id, function="transcription")
     audio = upload.stream.read(MAX_AUDIO_BYTES + 1)
@@ -119,7 +115,7 @@ def transcribe(files, conversation_id):
         content_type=upload.mimetype,
         context=AiContext(
             workspace_id=conversation.workspace_id,
-            user_id=_user_id(),
+            user_id=current_user_id(),
             function="transcription",
             conversation_id=conversation.id,
         ),

@@ -235,6 +235,15 @@ def current_user():
     return user
 
 
+def current_user_id():
+    """The id of the user behind the request (an API key's owner for keys), None when anonymous.
+
+    Read from the caller: no need to load the User row for its id.
+    """
+    caller = current_caller()
+    return caller.user_id if caller is not None else None
+
+
 def current_workspace():
     caller = current_caller()
     if caller is None or caller.workspace_id is None:

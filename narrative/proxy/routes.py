@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from narrative.extensions import db
-from narrative.identity.access import current_user, require
+from narrative.identity.access import current_user_id, require
 from narrative.identity.permissions import register_permissions
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import NotFound
@@ -40,11 +40,6 @@ register_permissions(
 blp = Blueprint("proxy", __name__, description="API proxy: actions, execution tokens, executions")
 
 
-def _user_id():
-    user = current_user()
-    return user.id if user else None
-
-
 # ---- actions ------------------------------------------------------------------------------------
 
 
@@ -56,7 +51,7 @@ def _user_id():
 def create_action(payload):
     """Create an action"""
     action = service.create_action(
-        workspace_id=current_workspace_id(), created_by_id=_user_id(), data=payload
+        workspace_id=current_workspace_id(), created_by_id=current_user_id(), data=payload
     )
     db.session.commit()
     return action
@@ -131,7 +126,7 @@ def create_token(payload):
     action = service.get_live_action_or_404(current_workspace_id(), payload["action_id"])
     token, raw = service.create_token(
         action=action,
-        created_by_id=_user_id(),
+        created_by_id=current_user_id(),
         label=payload.get("label"),
         expires_at=payload.get("expires_at"),
     )
@@ -187,7 +182,7 @@ def rotate_token(payload, action_id):
     payload = payload or {}
     token, raw, revoked = service.rotate_token(
         action=action,
-        created_by_id=_user_id(),
+        created_by_id=current_user_id(),
         token_id=payload.get("token_id"),
         label=payload.get("label"),
         expires_at=payload.get("expires_at"),

@@ -16,6 +16,8 @@ from narrative.extensions import db
 from narrative.identity.access import current_member, current_user, has_permission
 from narrative.identity.models import TeamMember
 from narrative.platform.errors import Forbidden, NotFound
+from narrative.platform.tenancy import get_in_workspace_or_404, tenant_select
+from narrative.records import service
 from narrative.records.models import ADMIN, EDIT, GRANT_LEVELS, VIEW, Recordset, RecordsetGrant
 
 CAPABILITIES = (
@@ -112,3 +114,41 @@ def visible_recordsets_clause():
         )
         clauses.append(Recordset.id.in_(granted))
     return sa.or_(*clauses) if clauses else sa.false()
+
+
+# --- lookups the routes share ------------------------------------------------------------------
+
+
+def recordset_by_slug(slug, *, trashed=False):
+    """The workspace's live (or, with `trashed`, trashed) recordset with this slug; 404 otherwise."""
+    recordset = db.session.scalar(
+        tenant_select(Recordset, Recordset.slug == slug, Recordset.is_active.is_(not trashed))
+    )
+    if recordset is None:
+        raise NotFound("Recordset not found.")
+    return recordset
+
+
+def recordset_by_id(recordset_id):
+    """The workspace's live recordset with this id; 404 otherwise."""
+    recordset = get_in_workspace_or_404(Recordset, recordset_id)
+    if not recordset.is_active:
+        raise NotFound("Recordset not found.")
+    return recordset
+
+
+def recordset_by_id_or_slug(value):
+    """Query arguments name a recordset by id; its slug is accepted too."""
+    try:
+        return recordset_by_id(value)
+    except NotFound:
+        return recordset_by_slug(value)
+
+
+def record_or_404(record_id, capability="can_view"):
+    """A live record of a live recordset on which the caller has `capability`; 404 otherwise."""
+    record = service.get_record(record_id)
+    if not record.recordset.is_active:
+        raise NotFound("Record not found.")
+    check(record.recordset, capability, record=record)
+    return record

@@ -7,7 +7,7 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from narrative.extensions import db
-from narrative.identity.access import current_user, require
+from narrative.identity.access import current_user_id, require
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import Forbidden, NotFound, ValidationFailed
 from narrative.platform.jobs import enqueue_job
@@ -78,43 +78,6 @@ blp = Blueprint("records", __name__, description="Recordsets (typed tables) and 
 # --- lookups -------------------------------------------------------------------------------------
 
 
-def _user_id():
-    user = current_user()
-    return user.id if user is not None else None
-
-
-def _recordset_by_slug(slug, *, trashed=False):
-    recordset = db.session.scalar(
-        tenant_select(Recordset, Recordset.slug == slug, Recordset.is_active.is_(not trashed))
-    )
-    if recordset is None:
-        raise NotFound("Recordset not found.")
-    return recordset
-
-
-def _recordset_by_id(recordset_id):
-    recordset = get_in_workspace_or_404(Recordset, recordset_id)
-    if not recordset.is_active:
-        raise NotFound("Recordset not found.")
-    return recordset
-
-
-def _recordset_by_id_or_slug(value):
-    """Query arguments name a recordset by id; its slug is accepted too."""
-    try:
-        return _recordset_by_id(value)
-    except NotFound:
-        return _recordset_by_slug(value)
-
-
-def _record(record_id, capability="can_view"):
-    record = service.get_record(record_id)
-    if not record.recordset.is_active:
-        raise NotFound("Record not found.")
-    access.check(record.recordset, capability, record=record)
-    return record
-
-
 def _with_count(recordset):
     recordset.record_count = service.count_records(recordset)
     return recordset
@@ -170,7 +133,9 @@ def list_trash(args):
 
 
 def _create_recordset(payload):
-    recordset = service.create_recordset(workspace_id=current_workspace_id(), user_id=_user_id(), **payload)
+    recordset = service.create_recordset(
+        workspace_id=current_workspace_id(), user_id=current_user_id(), **payload
+    )
     db.session.commit()
     return recordset
 
@@ -212,7 +177,7 @@ def _update_recordset(recordset, payload):
     fields = payload.pop("fields", None)
     if fields is not None:
         _apply_fields(recordset, fields, force=force)
-    service.update_recordset(recordset, user_id=_user_id(), changes=payload)
+    service.update_recordset(recordset, user_id=current_user_id(), changes=payload)
     db.session.commit()
     return _with_count(recordset)
 
@@ -223,14 +188,14 @@ def _apply_fields(recordset, fields, *, force):
     for spec in fields:
         key = spec.get("key")
         if key in current:
-            service.update_field(recordset, key=key, changes=spec, user_id=_user_id(), force=force)
+            service.update_field(recordset, key=key, changes=spec, user_id=current_user_id(), force=force)
     keys = {spec.get("key") for spec in fields}
     for key in list(current):
         if key not in keys:
-            service.remove_field(recordset, key=key, user_id=_user_id())
+            service.remove_field(recordset, key=key, user_id=current_user_id())
     for position, spec in enumerate(fields):
         if spec.get("key") not in current:
-            service.add_field(recordset, spec=spec, user_id=_user_id(), position=position)
+            service.add_field(recordset, spec=spec, user_id=current_user_id(), position=position)
     order = [spec.get("key") or slugify_key(spec.get("name")) for spec in fields]
     by_key = {spec["key"]: spec for spec in recordset.fields}
     recordset.fields = [by_key[key] for key in order if key in by_key] + [
@@ -245,7 +210,7 @@ class RecordsetBySlug(MethodView):
     @blp.response(200, RecordsetSchema)
     def get(self, recordset_slug):
         """One recordset with an accurate record count"""
-        recordset = _recordset_by_slug(recordset_slug)
+        recordset = access.recordset_by_slug(recordset_slug)
         access.check(recordset, "can_view")
         return _with_count(recordset)
 
@@ -255,16 +220,16 @@ class RecordsetBySlug(MethodView):
     @blp.response(200, RecordsetSchema)
     def patch(self, payload, recordset_slug):
         """Update a recordset (never its slug); field changes migrate the data"""
-        return _update_recordset(_recordset_by_slug(recordset_slug), payload)
+        return _update_recordset(access.recordset_by_slug(recordset_slug), payload)
 
     @blp.operation("core.recordsets.delete")
     @require("records.read")
     @blp.response(204)
     def delete(self, recordset_slug):
         """Move a recordset to the trash (restorable for 30 days)"""
-        recordset = _recordset_by_slug(recordset_slug)
+        recordset = access.recordset_by_slug(recordset_slug)
         access.check(recordset, "can_admin")
-        service.trash_recordset(recordset, user_id=_user_id())
+        service.trash_recordset(recordset, user_id=current_user_id())
         db.session.commit()
 
 
@@ -275,7 +240,7 @@ class RecordsetById(MethodView):
     @blp.response(200, RecordsetSchema)
     def get(self, recordset_id):
         """One recordset by id with its record count"""
-        recordset = _recordset_by_id(recordset_id)
+        recordset = access.recordset_by_id(recordset_id)
         access.check(recordset, "can_view")
         return _with_count(recordset)
 
@@ -285,7 +250,7 @@ class RecordsetById(MethodView):
     @blp.response(200, RecordsetSchema)
     def put(self, payload, recordset_id):
         """Replace a recordset's settings and field list"""
-        return _update_recordset(_recordset_by_id(recordset_id), payload)
+        return _update_recordset(access.recordset_by_id(recordset_id), payload)
 
     @blp.operation("core.crud-recordsets.update")
     @require("records.read")
@@ -293,16 +258,16 @@ class RecordsetById(MethodView):
     @blp.response(200, RecordsetSchema)
     def patch(self, payload, recordset_id):
         """Update a recordset (only the attributes sent)"""
-        return _update_recordset(_recordset_by_id(recordset_id), payload)
+        return _update_recordset(access.recordset_by_id(recordset_id), payload)
 
     @blp.operation("core.crud-recordsets.delete")
     @require("records.read")
     @blp.response(204)
     def delete(self, recordset_id):
         """Delete a recordset with all its records (no trash)"""
-        recordset = _recordset_by_id(recordset_id)
+        recordset = access.recordset_by_id(recordset_id)
         access.check(recordset, "can_admin")
-        service.delete_recordset_permanently(recordset, user_id=_user_id())
+        service.delete_recordset_permanently(recordset, user_id=current_user_id())
         db.session.commit()
 
 
@@ -312,8 +277,8 @@ class RecordsetById(MethodView):
 @blp.response(200, RecordsetSchema)
 def restore_recordset(recordset_slug):
     """Bring a recordset back from the trash"""
-    recordset = _recordset_by_slug(recordset_slug, trashed=True)
-    service.restore_recordset(recordset, user_id=_user_id())
+    recordset = access.recordset_by_slug(recordset_slug, trashed=True)
+    service.restore_recordset(recordset, user_id=current_user_id())
     db.session.commit()
     return _with_count(recordset)
 
@@ -324,8 +289,8 @@ def restore_recordset(recordset_slug):
 @blp.response(204)
 def delete_permanently(recordset_slug):
     """Delete a trashed recordset and all its records for good"""
-    recordset = _recordset_by_slug(recordset_slug, trashed=True)
-    service.delete_recordset_permanently(recordset, user_id=_user_id())
+    recordset = access.recordset_by_slug(recordset_slug, trashed=True)
+    service.delete_recordset_permanently(recordset, user_id=current_user_id())
     db.session.commit()
 
 
@@ -335,7 +300,7 @@ def delete_permanently(recordset_slug):
 @blp.response(200, PermissionsSchema)
 def my_permissions(recordset_slug):
     """What the caller may do on this recordset"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     return {"level": access.grant_level(recordset), **access.capabilities(recordset)}
 
 
@@ -348,7 +313,7 @@ def my_permissions(recordset_slug):
 @blp.response(200, GrantListSchema)
 def list_grants(recordset_slug):
     """Members and teams this recordset is shared with"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     return {"items": sharing.list_grants(recordset)}
 
@@ -360,14 +325,14 @@ def list_grants(recordset_slug):
 @blp.response(201, GrantSchema)
 def grant_access(payload, recordset_slug):
     """Share the recordset with a member or a team (exactly one) at view, edit or admin level"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     grant = sharing.grant_access(
         recordset,
         member_id=payload.get("member_id"),
         team_id=payload.get("team_id"),
         level=payload["level"],
-        granted_by_id=_user_id(),
+        granted_by_id=current_user_id(),
     )
     db.session.commit()
     return grant
@@ -379,7 +344,7 @@ def grant_access(payload, recordset_slug):
 @blp.response(204)
 def revoke_member(recordset_slug, member_id):
     """Stop sharing the recordset with a member"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     sharing.revoke(recordset, member_id=member_id)
     db.session.commit()
@@ -391,7 +356,7 @@ def revoke_member(recordset_slug, member_id):
 @blp.response(204)
 def revoke_team(recordset_slug, team_id):
     """Stop sharing the recordset with a team"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     sharing.revoke(recordset, team_id=team_id)
     db.session.commit()
@@ -406,7 +371,7 @@ def revoke_team(recordset_slug, team_id):
 @blp.response(200, ViewListSchema)
 def list_views(recordset_slug):
     """Saved views of the recordset (filters, sorts, visible fields, grouping)"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_view")
     return {"items": sharing.list_views(recordset)}
 
@@ -418,9 +383,9 @@ def list_views(recordset_slug):
 @blp.response(201, ViewSchema)
 def create_view(payload, recordset_slug):
     """Save a view; its filter uses the records filter language"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_edit")
-    view = sharing.create_view(recordset, user_id=_user_id(), settings=payload)
+    view = sharing.create_view(recordset, user_id=current_user_id(), settings=payload)
     db.session.commit()
     return view
 
@@ -433,7 +398,7 @@ class ViewItem(MethodView):
     @blp.response(200, ViewSchema)
     def patch(self, payload, recordset_slug, view_id):
         """Change a saved view"""
-        recordset = _recordset_by_slug(recordset_slug)
+        recordset = access.recordset_by_slug(recordset_slug)
         access.check(recordset, "can_edit")
         view = sharing.update_view(recordset, sharing.get_view(recordset, view_id), changes=payload)
         db.session.commit()
@@ -444,7 +409,7 @@ class ViewItem(MethodView):
     @blp.response(204)
     def delete(self, recordset_slug, view_id):
         """Delete a saved view"""
-        recordset = _recordset_by_slug(recordset_slug)
+        recordset = access.recordset_by_slug(recordset_slug)
         access.check(recordset, "can_edit")
         sharing.delete_view(recordset, sharing.get_view(recordset, view_id))
         db.session.commit()
@@ -459,7 +424,7 @@ class ViewItem(MethodView):
 @blp.response(200, PipelineLinkSchema)
 def get_pipeline(recordset_id):
     """The recordset's pipeline: stages with their record counts"""
-    recordset = _recordset_by_id(recordset_id)
+    recordset = access.recordset_by_id(recordset_id)
     access.check(recordset, "can_view")
     return pipeline.pipeline_summary(recordset)
 
@@ -471,7 +436,7 @@ def get_pipeline(recordset_id):
 @blp.response(201, PipelineLinkSchema)
 def create_pipeline(payload, recordset_id):
     """Make a single-select field the recordset's pipeline stages"""
-    recordset = _recordset_by_id(recordset_id)
+    recordset = access.recordset_by_id(recordset_id)
     access.check(recordset, "can_admin")
     summary = pipeline.create_pipeline(recordset, stage_field=payload["stage_field"])
     db.session.commit()
@@ -485,7 +450,7 @@ def create_pipeline(payload, recordset_id):
 @blp.response(200, MapBackfillStartedSchema)
 def enable_map(payload, recordset_id):
     """Store the GIS field mapping, switch the recordset to map mode and backfill coordinates (job)"""
-    recordset = _recordset_by_id(recordset_id)
+    recordset = access.recordset_by_id(recordset_id)
     access.check(recordset, "can_admin")
     gis = _checked_gis_mapping(recordset, payload)
     recordset.settings = {**(recordset.settings or {}), "gis": gis, "mode": "MAP"}
@@ -494,7 +459,7 @@ def enable_map(payload, recordset_id):
         geo.backfill_coordinates_job,
         str(recordset.id),
         workspace_id=recordset.workspace_id,
-        user_id=_user_id(),
+        user_id=current_user_id(),
         description=f"Place the records of {recordset.name} on the map",
     )
     db.session.commit()
@@ -531,7 +496,7 @@ def _checked_gis_mapping(recordset, payload):
 @blp.response(200, ResyncSchema)
 def resync_promoted(recordset_slug):
     """Recompute the promoted columns (coordinates) of every record from its values"""
-    recordset = _recordset_by_slug(recordset_slug)
+    recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     updated = geo.resync_coordinates(recordset)
     db.session.commit()
@@ -618,7 +583,7 @@ def _tool_status(tool):
 
 
 def _records_query(args):
-    recordset = _recordset_by_id_or_slug(args["recordset_id"]) if args.get("recordset_id") else None
+    recordset = access.recordset_by_id_or_slug(args["recordset_id"]) if args.get("recordset_id") else None
     if recordset is not None:
         access.check(recordset, "can_view")
         stmt = sa.select(Record).where(
@@ -701,7 +666,7 @@ def crud_list_records(args):
 )
 def map_stream(args):
     """Stream the recordset's records with a geometry as NDJSON, optionally inside a bbox"""
-    recordset = _recordset_by_id_or_slug(args["recordset_id"])
+    recordset = access.recordset_by_id_or_slug(args["recordset_id"])
     access.check(recordset, "can_view")
     stmt = sa.select(Record).where(Record.recordset_id == recordset.id, Record.status == ACTIVE)
     parts, _ = _list_filters(
@@ -730,8 +695,8 @@ def map_stream(args):
 @blp.response(200, SpatialFilterResultSchema)
 def spatial_filter(payload):
     """Ids of the target recordset's records that match the source recordset's geometries"""
-    source = _recordset_by_id_or_slug(payload["source_recordset_id"])
-    target = _recordset_by_id_or_slug(payload["target_recordset_id"])
+    source = access.recordset_by_id_or_slug(payload["source_recordset_id"])
+    target = access.recordset_by_id_or_slug(payload["target_recordset_id"])
     access.check(source, "can_view")
     access.check(target, "can_view")
     ids = geo.spatial_filter(
@@ -747,12 +712,12 @@ def spatial_filter(payload):
 
 
 def _create_record(payload):
-    recordset = _recordset_by_id_or_slug(payload["recordset_id"])
+    recordset = access.recordset_by_id_or_slug(payload["recordset_id"])
     access.check(recordset, "can_create")
     record = service.create_record(
         recordset=recordset,
         values=payload.get("field_values") or {},
-        user_id=_user_id(),
+        user_id=current_user_id(),
         owner_id=payload.get("owner_id"),
         tags=payload.get("tags"),
         external_id=payload.get("external_id"),
@@ -788,10 +753,10 @@ def crud_create_record(payload):
 @blp.response(200, BulkDeleteResultSchema)
 def bulk_delete(payload):
     """Delete the listed records (each checked), or all of a recordset's records with all=true"""
-    recordset = _recordset_by_id_or_slug(payload["recordset_id"])
+    recordset = access.recordset_by_id_or_slug(payload["recordset_id"])
     if payload["all"]:
         access.check(recordset, "can_delete")
-        deleted = service.delete_records(recordset=recordset, all_records=True, user_id=_user_id())
+        deleted = service.delete_records(recordset=recordset, all_records=True, user_id=current_user_id())
         db.session.commit()
         return {"deleted": deleted, "failed": []}
     access.check(recordset, "can_view")
@@ -805,17 +770,17 @@ def bulk_delete(payload):
             allowed.append(record)
         except (NotFound, Forbidden) as exc:
             failed.append({"record_id": record_id, "error": exc.code, "message": exc.message})
-    deleted = service.delete_records(recordset=recordset, records=allowed, user_id=_user_id())
+    deleted = service.delete_records(recordset=recordset, records=allowed, user_id=current_user_id())
     db.session.commit()
     return {"deleted": deleted, "failed": failed}
 
 
 def _update_record(record_id, payload, *, replace):
-    record = _record(record_id, "can_edit")
+    record = access.record_or_404(record_id, "can_edit")
     service.update_record(
         record,
         values=payload.get("field_values") or {},
-        user_id=_user_id(),
+        user_id=current_user_id(),
         replace=replace,
         tags=payload.get("tags"),
         owner_id=payload.get("owner_id"),
@@ -825,8 +790,8 @@ def _update_record(record_id, payload, *, replace):
 
 
 def _delete_record(record_id):
-    record = _record(record_id, "can_delete")
-    service.delete_record(record, user_id=_user_id())
+    record = access.record_or_404(record_id, "can_delete")
+    service.delete_record(record, user_id=current_user_id())
     db.session.commit()
 
 
@@ -837,7 +802,7 @@ class RecordItem(MethodView):
     @blp.response(200, RecordSchema)
     def get(self, record_id):
         """One record"""
-        return _record(record_id)
+        return access.record_or_404(record_id)
 
     @blp.operation("core.records.update")
     @require("records.write")
@@ -862,7 +827,7 @@ class CrudRecordItem(MethodView):
     @blp.response(200, RecordSchema)
     def get(self, record_id):
         """One record"""
-        return _record(record_id)
+        return access.record_or_404(record_id)
 
     @blp.operation("core.crud-records.replace")
     @require("records.write")
@@ -895,7 +860,7 @@ class CrudRecordItem(MethodView):
 @blp.response(200, RecordSchema)
 def dismiss(args, record_id):
     """Clear the record's status for a tool (the record stays)"""
-    record = _record(record_id, "can_edit")
+    record = access.record_or_404(record_id, "can_edit")
     statuses = dict(record.tool_statuses or {})
     if statuses.pop(args["tool"], None) is not None:
         record.tool_statuses = statuses
@@ -912,7 +877,7 @@ def dismiss(args, record_id):
 @blp.response(200, CommentListSchema)
 def list_comments(record_id):
     """Comments on a record, oldest first"""
-    return {"items": related.list_comments(_record(record_id))}
+    return {"items": related.list_comments(access.record_or_404(record_id))}
 
 
 @blp.route("/api/v1/records/<record_id>/comments", methods=["POST"])
@@ -922,9 +887,9 @@ def list_comments(record_id):
 @blp.response(201, CommentSchema)
 def create_comment(payload, record_id):
     """Comment on a record"""
-    record = _record(record_id)
+    record = access.record_or_404(record_id)
     comment = related.add_comment(
-        record, user_id=_user_id(), body=payload["body"], parent_id=payload.get("parent_id")
+        record, user_id=current_user_id(), body=payload["body"], parent_id=payload.get("parent_id")
     )
     db.session.commit()
     return comment
@@ -936,7 +901,7 @@ def create_comment(payload, record_id):
 @blp.response(200, HistoryListSchema)
 def list_history(record_id):
     """Every version of a record, newest first: who changed which field from what to what"""
-    return {"items": related.list_history(_record(record_id))}
+    return {"items": related.list_history(access.record_or_404(record_id))}
 
 
 @blp.route("/api/v1/records/<record_id>/history/<history_id>/restore", methods=["POST"])
@@ -947,7 +912,7 @@ def restore_version(record_id, history_id):
     """A new version with the values of an earlier one (history is appended to)"""
     record = service.get_record(record_id, include_deleted=True)
     access.check(record.recordset, "can_edit", record=record)
-    service.restore_version(record, history_id=history_id, user_id=_user_id())
+    service.restore_version(record, history_id=history_id, user_id=current_user_id())
     db.session.commit()
     return record
 
@@ -958,7 +923,7 @@ def restore_version(record_id, history_id):
 @blp.response(200, RelationshipListSchema)
 def list_relationships(record_id):
     """Relationships of a record in both directions, as this record sees them"""
-    return {"items": related.list_relationships(_record(record_id))}
+    return {"items": related.list_relationships(access.record_or_404(record_id))}
 
 
 @blp.route("/api/v1/records/<record_id>/relationships", methods=["POST"])
@@ -968,8 +933,8 @@ def list_relationships(record_id):
 @blp.response(201, RelationshipSchema)
 def create_relationship(payload, record_id):
     """Relate this record to another (typed; the other record lists it as incoming)"""
-    record = _record(record_id, "can_edit")
-    link, target = related.add_relationship(record, user_id=_user_id(), **payload)
+    record = access.record_or_404(record_id, "can_edit")
+    link, target = related.add_relationship(record, user_id=current_user_id(), **payload)
     access.check(target.recordset, "can_view")
     db.session.commit()
     return link
@@ -984,7 +949,7 @@ def create_relationship(payload, record_id):
 @blp.response(200, AttachmentListSchema)
 def list_attachments(record_id):
     """Files attached to a record, each with a signed download URL"""
-    return {"items": related.list_attachments(_record(record_id))}
+    return {"items": related.list_attachments(access.record_or_404(record_id))}
 
 
 @blp.route("/api/v1/crud/records/<record_id>/attachments", methods=["POST"])
@@ -994,14 +959,14 @@ def list_attachments(record_id):
 @blp.response(201, AttachmentSchema)
 def upload_attachment(files, record_id):
     """Attach a file (multipart/form-data, part "file") to a record"""
-    record = _record(record_id, "can_edit")
+    record = access.record_or_404(record_id, "can_edit")
     upload = files.get("file")
     if upload is None:
         raise ValidationFailed(
             'Send the file as the multipart part "file".', details=[{"field": "file", "message": "required"}]
         )
     attachment = related.attach_file(
-        record, upload=upload.stream, filename=upload.filename, user_id=_user_id()
+        record, upload=upload.stream, filename=upload.filename, user_id=current_user_id()
     )
     db.session.commit()
     return attachment
@@ -1013,6 +978,6 @@ def upload_attachment(files, record_id):
 @blp.response(204)
 def delete_attachment(record_id, attachment_id):
     """Remove an attachment and its file"""
-    record = _record(record_id, "can_edit")
+    record = access.record_or_404(record_id, "can_edit")
     related.remove_attachment(related.get_attachment(record, attachment_id))
     db.session.commit()

@@ -10,7 +10,7 @@ from flask import request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from narrative.extensions import db
-from narrative.identity.access import current_user, require
+from narrative.identity.access import current_user_id, require
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import Forbidden
 from narrative.platform.jobs import Job
@@ -48,10 +48,6 @@ DIRECT_UPLOAD_SECONDS = 3600
 DIRECT_UPLOAD_SALT = "narrative.records.direct-upload"
 
 
-def _user_id():
-    return current_user().id
-
-
 def _started(job, stream_path, **extra_fields):
     db.session.commit()
     return {
@@ -73,7 +69,7 @@ def _started(job, stream_path, **extra_fields):
 def upload(files):
     """Upload a CSV/Excel/GeoJSON/JSON file and analyze its headers"""
     _, analysis = service.upload_file(
-        workspace_id=current_workspace_id(), user_id=_user_id(), upload=files["file"]
+        workspace_id=current_workspace_id(), user_id=current_user_id(), upload=files["file"]
     )
     db.session.commit()
     return analysis
@@ -103,7 +99,7 @@ def _upload_serializer():
 def upload_signed_url(payload):
     """Create a signed URL for direct browser upload (PUT the bytes; the answer is the analysis)"""
     token = _upload_serializer().dumps(
-        {"w": str(current_workspace_id()), "u": str(_user_id()), "f": payload["filename"][:200]}
+        {"w": str(current_workspace_id()), "u": str(current_user_id()), "f": payload["filename"][:200]}
     )
     return {
         "upload_url": f"/api/v1/import/upload/direct/{token}",
@@ -147,7 +143,7 @@ def create_recordset_and_import(payload):
     """Create a recordset and start async import from the uploaded file"""
     recordset, job, _ = service.start_import_into_new_recordset(
         workspace_id=current_workspace_id(),
-        user_id=_user_id(),
+        user_id=current_user_id(),
         uri=payload["file_uri"],
         schema=payload["schema"],
         name=payload["name"],
@@ -166,7 +162,7 @@ def import_into_recordset(payload, recordset_id):
     """Import records from an uploaded file into an existing recordset"""
     recordset, job, _ = service.start_import_into_recordset(
         workspace_id=current_workspace_id(),
-        user_id=_user_id(),
+        user_id=current_user_id(),
         recordset_id=recordset_id,
         uri=payload["file_uri"],
         field_mappings=payload["field_mappings"],
@@ -183,7 +179,7 @@ def create_export(payload):
     """Create an export job for a recordset (CSV, XLSX or GeoJSON)"""
     job = service.start_export(
         workspace_id=current_workspace_id(),
-        user_id=_user_id(),
+        user_id=current_user_id(),
         recordset_id=payload["recordset_id"],
         file_format=payload["format"],
     )
@@ -199,7 +195,7 @@ def start_geocode(payload):
     """Start an async geocoding job for a recordset"""
     job = service.start_geocoding(
         workspace_id=current_workspace_id(),
-        user_id=_user_id(),
+        user_id=current_user_id(),
         recordset_id=payload["recordset_id"],
         address_fields=payload["address_fields"],
     )

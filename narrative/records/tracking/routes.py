@@ -7,14 +7,12 @@ answers 200 (not 201) to "log an interaction" and "create a task", and 200 with 
 """
 
 from narrative.extensions import db
-from narrative.identity.access import current_user, require
+from narrative.identity.access import current_user, current_user_id, require
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import NotFound
 from narrative.platform.pagination import page_schema, paginate
-from narrative.platform.tenancy import get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import get_in_workspace_or_404
 from narrative.records import access
-from narrative.records import service as records
-from narrative.records.models import Recordset
 from narrative.records.tracking import analysis, dashboard, service
 from narrative.records.tracking.models import RecordInsight, RecordInteraction
 from narrative.records.tracking.schemas import (
@@ -51,27 +49,9 @@ CREATED = 200
 # --- lookups -------------------------------------------------------------------------------------
 
 
-def _user_id():
-    user = current_user()
-    return user.id if user is not None else None
-
-
-def _record(record_id, capability="can_view"):
-    record = records.get_record(record_id)
-    if not record.recordset.is_active:
-        raise NotFound("Record not found.")
-    access.check(record.recordset, capability, record=record)
-    return record
-
-
-def _recordset(recordset_id):
+def _viewable_recordset(recordset_id):
     """A recordset by id (its slug is accepted too) that the caller can view."""
-    try:
-        recordset = get_in_workspace_or_404(Recordset, recordset_id)
-    except NotFound:
-        recordset = db.session.scalar(tenant_select(Recordset, Recordset.slug == str(recordset_id)))
-    if recordset is None or not recordset.is_active:
-        raise NotFound("Recordset not found.")
+    recordset = access.recordset_by_id_or_slug(recordset_id)
     access.check(recordset, "can_view")
     return recordset
 
@@ -96,7 +76,7 @@ def _task(task_id, capability):
 def _record_of(record_id, capability, message):
     """The record an item belongs to; an item of a record the caller cannot see does not exist."""
     try:
-        return _record(record_id, capability)
+        return access.record_or_404(record_id, capability)
     except NotFound:
         raise NotFound(message) from None
 
@@ -115,7 +95,7 @@ def _page(stmt, args, order_by):
 @blp.response(200, page_schema(InsightSchema, "page"))
 def list_insights(args, record_id):
     """List insights for a record (dismissed ones only with include_dismissed)"""
-    record = _record(record_id)
+    record = access.record_or_404(record_id)
     stmt = service.insights_query(
         record, insight_type=args.get("insight_type"), include_dismissed=args["include_dismissed"]
     )
@@ -130,11 +110,11 @@ def list_insights(args, record_id):
 def generate_insights(payload, record_id):
     """Generate AI insights for a record: facts computed from its data, history, interactions and
     tasks, worded by the AI provider; regenerating refreshes open insights instead of adding more"""
-    record = _record(record_id, "can_edit")
+    record = access.record_or_404(record_id, "can_edit")
     payload = payload or {}
     result = service.generate_insights(
         record,
-        user_id=_user_id(),
+        user_id=current_user_id(),
         stale_after_days=payload.get("stale_after_days"),
         insight_types=payload.get("insight_types"),
     )
@@ -145,7 +125,7 @@ def generate_insights(payload, record_id):
 def _close_insight(insight_id, payload, close):
     insight, _ = _insight(insight_id, "can_edit")
     payload = payload or {}
-    close(insight, user_id=_user_id(), note=payload.get("note") or payload.get("action_note"))
+    close(insight, user_id=current_user_id(), note=payload.get("note") or payload.get("action_note"))
     db.session.commit()
     return insight
 
@@ -180,7 +160,7 @@ def dismiss_insight(payload, insight_id):
 @blp.response(200, page_schema(InteractionSchema, "page"))
 def list_interactions(args, record_id):
     """List interactions for a record (timeline view), the most recent first"""
-    record = _record(record_id)
+    record = access.record_or_404(record_id)
     stmt = service.interactions_query(record, interaction_type=args.get("interaction_type"))
     return _page(stmt, args, [RecordInteraction.occurred_at.desc()])
 
@@ -192,8 +172,8 @@ def list_interactions(args, record_id):
 @blp.response(CREATED, InteractionSchema)
 def log_interaction(payload, record_id):
     """Log a new interaction for a record (call, email, meeting, note, message)"""
-    record = _record(record_id, "can_edit")
-    interaction = service.log_interaction(record, user_id=_user_id(), **payload)
+    record = access.record_or_404(record_id, "can_edit")
+    interaction = service.log_interaction(record, user_id=current_user_id(), **payload)
     db.session.commit()
     return interaction
 
@@ -206,7 +186,7 @@ def log_interaction(payload, record_id):
 def update_interaction(payload, interaction_id):
     """Update an existing interaction (only the fields sent)"""
     interaction, _ = _interaction(interaction_id, "can_edit")
-    service.update_interaction(interaction, user_id=_user_id(), changes=payload)
+    service.update_interaction(interaction, user_id=current_user_id(), changes=payload)
     db.session.commit()
     return interaction
 
@@ -219,7 +199,7 @@ def delete_interaction(interaction_id):
     """Delete an interaction"""
     interaction, _ = _interaction(interaction_id, "can_edit")
     deleted_id = interaction.id
-    service.delete_interaction(interaction, user_id=_user_id())
+    service.delete_interaction(interaction, user_id=current_user_id())
     db.session.commit()
     return {"id": deleted_id, "deleted": True}
 
@@ -234,7 +214,7 @@ def delete_interaction(interaction_id):
 @blp.response(200, page_schema(TaskSchema, "page"))
 def list_tasks(args, record_id):
     """List tasks for a record: open ones, soonest due first (include_completed adds closed ones)"""
-    record = _record(record_id)
+    record = access.record_or_404(record_id)
     stmt = service.record_tasks_query(
         record,
         status=args.get("status"),
@@ -251,8 +231,8 @@ def list_tasks(args, record_id):
 @blp.response(CREATED, TaskSchema)
 def create_task(payload, record_id):
     """Create a new task for a record"""
-    record = _record(record_id, "can_edit")
-    task = service.create_record_task(record, user_id=_user_id(), **payload)
+    record = access.record_or_404(record_id, "can_edit")
+    task = service.create_record_task(record, user_id=current_user_id(), **payload)
     db.session.commit()
     return task
 
@@ -265,7 +245,7 @@ def create_task(payload, record_id):
 def update_task(payload, task_id):
     """Update an existing task (status completed completes it; away from completed reopens it)"""
     task, record = _task(task_id, "can_edit")
-    service.update_record_task(task, record, user_id=_user_id(), changes=payload)
+    service.update_record_task(task, record, user_id=current_user_id(), changes=payload)
     db.session.commit()
     return task
 
@@ -278,7 +258,7 @@ def delete_task(task_id):
     """Delete a task"""
     task, record = _task(task_id, "can_edit")
     deleted_id = task.id
-    service.delete_record_task(task, record, user_id=_user_id())
+    service.delete_record_task(task, record, user_id=current_user_id())
     db.session.commit()
     return {"id": deleted_id, "deleted": True}
 
@@ -293,7 +273,7 @@ def complete_task(payload, task_id):
     task, record = _task(task_id, "can_edit")
     payload = payload or {}
     service.complete_record_task(
-        task, record, user_id=_user_id(), note=payload.get("note") or payload.get("completion_note")
+        task, record, user_id=current_user_id(), note=payload.get("note") or payload.get("completion_note")
     )
     db.session.commit()
     return task
@@ -309,7 +289,7 @@ def complete_task(payload, task_id):
 def tracking_dashboard(recordset_id):
     """Get tracking dashboard with metrics for a recordset (records, insights, interactions and
     tasks over the last 30 days)"""
-    return dashboard.dashboard(_recordset(recordset_id))
+    return dashboard.dashboard(_viewable_recordset(recordset_id))
 
 
 @blp.route("/api/v1/records/<record_id>/analyze", methods=["POST"])
@@ -319,9 +299,9 @@ def tracking_dashboard(recordset_id):
 @blp.response(200, RecordAnalysisSchema)
 def analyze(payload, record_id):
     """Get AI analysis of a record: health score, facts, signals and next steps, worded by the AI"""
-    record = _record(record_id)
+    record = access.record_or_404(record_id)
     result = analysis.analyze(
-        record, user_id=_user_id(), stale_after_days=(payload or {}).get("stale_after_days")
+        record, user_id=current_user_id(), stale_after_days=(payload or {}).get("stale_after_days")
     )
     db.session.commit()  # the AI call log row
     return result
@@ -334,11 +314,11 @@ def analyze(payload, record_id):
 @blp.response(200, DraftSchema)
 def draft_message(payload, record_id):
     """Draft an AI message related to a record, to its contact (channel, tone, purpose)"""
-    record = _record(record_id)
+    record = access.record_or_404(record_id)
     payload = payload or DraftMessageSchema().load({})
     user = current_user()
     result = analysis.draft_message(
-        record, user_id=_user_id(), sender_name=getattr(user, "name", None), **payload
+        record, user_id=current_user_id(), sender_name=getattr(user, "name", None), **payload
     )
     db.session.commit()  # the AI call log row
     return result
@@ -352,11 +332,11 @@ def draft_message(payload, record_id):
 def follow_up_suggestions(payload, recordset_id):
     """Generate AI follow-up suggestions for a recordset: records ranked by a deterministic score,
     each with its reasons, and a worded summary"""
-    recordset = _recordset(recordset_id)
+    recordset = _viewable_recordset(recordset_id)
     payload = payload or FollowUpRequestSchema().load({})
     result = analysis.follow_up_suggestions(
         recordset,
-        user_id=_user_id(),
+        user_id=current_user_id(),
         limit=payload["limit"],
         record_ids=payload.get("record_ids"),
         stale_after_days=payload.get("stale_after_days"),
