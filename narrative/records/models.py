@@ -80,8 +80,9 @@ class Record(IdMixin, TimestampMixin, db.Model):
         sa.Index("ix_records_recordset_status", "recordset_id", "status"),
         sa.Index("ix_records_recordset_coordinates", "recordset_id", "latitude", "longitude"),
         sa.Index("ix_records_recordset_external", "recordset_id", "external_id"),
-        # Containment and key-existence queries (@>, ?) on PostgreSQL.
-        sa.Index("ix_records_values_gin", "values", postgresql_using="gin"),
+        # No index on `values` as a whole: filters compare one field's value (`values->>'key'`)
+        # within a recordset, which a whole-document GIN index cannot serve, and maintaining one
+        # made every record write (and imports) about 2.5 times slower.
     )
 
     workspace_id: Mapped[uuid.UUID] = _workspace_fk()
