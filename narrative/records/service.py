@@ -798,8 +798,53 @@ def create_records_from_columns(
     e.g. of the wrong shape) are reported first. `progress(rows_done)` is called between blocks
     (job progress reports).
     """
-    if not count:
-        return 0, []
+    prepared = prepare_records_from_columns(
+        recordset=recordset,
+        columns=columns,
+        count=count,
+        user_id=user_id,
+        owner_id=owner_id,
+        emit_events=emit_events,
+        known_errors=known_errors,
+        lazy=True,
+    )
+    created, errors = write_prepared_records(prepared, progress=progress)
+    if emit_events:
+        for block in prepared.blocks:
+            for record_id, values in zip(block.ids, block.created_values, strict=True):
+                emit(
+                    "record.created",
+                    {
+                        "id": str(uuid.UUID(record_id)),
+                        "recordset_id": str(recordset.id),
+                        "field_values": values,
+                    },
+                    workspace_id=recordset.workspace_id,
+                    actor_id=user_id,
+                )
+    return created, errors
+
+
+class PreparedRecords:
+    """Rows of a bulk create, validated and encoded, waiting to be written (`write_prepared_records`).
+
+    Preparing needs the database only for reference fields (`needs_database`); the rest is plain
+    data, so one thread can prepare the next rows while another writes these.
+    """
+
+    def __init__(self, context, blocks, count, needs_database):
+        self.context, self.blocks, self.count = context, blocks, count
+        self.needs_database = needs_database
+
+
+def prepare_records_from_columns(
+    *, recordset, columns, count, user_id, owner_id=None, emit_events=False, known_errors=(), lazy=False
+):
+    """The validated, encoded rows of `create_records_from_columns`, not yet written.
+
+    `lazy=True` validates block by block while they are written (PostgreSQL without reference
+    fields: the server stores one block while the next is validated).
+    """
     specs = {spec["key"]: spec for spec in recordset.fields}
     known = {}
     for error in known_errors:
@@ -820,27 +865,22 @@ def create_records_from_columns(
         )
         for start in range(0, count, size)
     )
-    if size >= count:
+    if not (lazy and size < count):
         blocks = list(blocks)
+    return PreparedRecords(context, blocks, count, needs_database=queries)
+
+
+def write_prepared_records(prepared, progress=None):
+    """Write prepared rows in the session's transaction; (created_count, errors)."""
+    if not prepared.count:
+        return 0, []
+    postgres = db.session.get_bind().dialect.name == "postgresql"
     write = _copy_records if postgres else _insert_records
-    blocks = write(context, blocks, count, progress)
-    errors = [error for block in blocks for error in block.errors]
-    created = sum(len(block.ids) for block in blocks)
-    if emit_events:
-        for block in blocks:
-            for record_id, values in zip(block.ids, block.created_values, strict=True):
-                emit(
-                    "record.created",
-                    {
-                        "id": str(uuid.UUID(record_id)),
-                        "recordset_id": str(recordset.id),
-                        "field_values": values,
-                    },
-                    workspace_id=recordset.workspace_id,
-                    actor_id=user_id,
-                )
+    prepared.blocks = write(prepared.context, prepared.blocks, prepared.count, progress)
+    errors = [error for block in prepared.blocks for error in block.errors]
+    created = sum(len(block.ids) for block in prepared.blocks)
     if created:
-        _adjust_count(recordset.id, created)
+        _adjust_count(prepared.context.recordset_id, created)
     return created, errors
 
 

@@ -191,6 +191,34 @@ def test_killed_import_resumes_without_losing_or_duplicating_rows(auth_client, a
     assert db.session.get(Recordset, record_import.recordset_id).record_count == len(ids)
 
 
+def test_import_cancelled_midway_keeps_whole_chunks_only(auth_client, app, monkeypatch):
+    """Cancelling while chunks are validated and written (by the writer thread on PostgreSQL)
+    stops the import between chunks: what was committed is whole chunks with their checkpoint."""
+    from narrative.platform.jobs import cancel_job
+
+    monkeypatch.setattr(import_jobs, "CHUNK_ROWS", 10)
+    real_prepare = import_jobs._prepare_chunk
+    prepared = {"n": 0}
+
+    def cancel_after_three_chunks(*args, **kwargs):
+        prepared["n"] += 1
+        if prepared["n"] == 3:
+            cancel_job(db.session.get(Job, started["job_id"]))
+            db.session.commit()
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(import_jobs, "_prepare_chunk", cancel_after_three_chunks)
+    started = start_new_import(auth_client, big_csv(95))
+    run_jobs_in_process(app)
+    db.session.expire_all()
+    assert db.session.get(Job, started["job_id"]).status == "CANCELED"
+    record_import = db.session.scalar(sa.select(RecordImport).where(RecordImport.job_id == started["job_id"]))
+    assert record_import.rows_committed == 30
+    ids = sorted(int(r.values["id"]) for r in records_of(started["recordset_id"]))
+    assert ids == [i for i in range(1, 31) if i % 7 != 0]
+    assert record_import.rows_imported == len(ids) and record_import.rows_failed == 30 - len(ids)
+
+
 def sse_frames(response):
     frames = []
     for block in response.get_data(as_text=True).split("\n\n"):
