@@ -1,5 +1,8 @@
 """flask-smorest subclassed once, so operation ids, security docs and errors are added in one place."""
 
+import hashlib
+
+import flask
 import flask_smorest
 import marshmallow as ma
 
@@ -53,6 +56,22 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error):
         return errors.handle_http_exception(error)
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        self._openapi_document = None
+        super().register_blueprint(blp, parameters=parameters, **options)
+
+    def _openapi_json(self):
+        """The OpenAPI document, written once per process (it only changes when blueprints are
+        registered, at start-up) with an ETag, instead of rebuilt on every request (~60 ms)."""
+        document = getattr(self, "_openapi_document", None)
+        if document is None:
+            body = flask.json.dumps(self.spec.to_dict(), indent=2, sort_keys=False).encode()
+            document = self._openapi_document = (body, hashlib.sha256(body).hexdigest()[:32])
+        body, etag = document
+        response = flask.current_app.response_class(body, mimetype="application/json")
+        response.set_etag(etag)
+        return response.make_conditional(flask.request)
 
 
 class Blueprint(flask_smorest.Blueprint):

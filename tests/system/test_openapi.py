@@ -23,6 +23,14 @@ def test_openapi_document_is_served(client, path):
     assert {"bearerAuth", "apiKey", "executionToken"} <= doc["components"]["securitySchemes"].keys()
 
 
+def test_openapi_document_is_written_once_and_revalidates_by_etag(client):
+    first = client.get("/openapi.json")
+    again = client.get("/api/v1/openapi.json")
+    assert first.data == again.data and first.headers["ETag"] == again.headers["ETag"]
+    unchanged = client.get("/openapi.json", headers={"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+
+
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/api/v1/docs", "/api/v1/redoc"])
 def test_docs_pages_are_served(client, path):
     response = client.get(path)
