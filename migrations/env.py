@@ -87,6 +87,11 @@ def run_migrations_online():
                 logger.info("No changes in schema detected.")
 
     conf_args = current_app.extensions["migrate"].configure_args
+    if conf_args.get("include_object") is None:
+        from narrative.records.postgis import ignored_by_autogenerate
+
+        # Columns the database adds where it can (PostGIS) are not on the models.
+        conf_args["include_object"] = ignored_by_autogenerate
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

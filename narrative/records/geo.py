@@ -1,5 +1,5 @@
 """Records on a map: coordinates kept in Record.latitude/longitude (indexed with the recordset;
-the portable geometry, PostGIS optional), the NDJSON map stream, spatial filters between
+the portable geometry; with PostGIS also a geography column, see narrative.records.postgis), the NDJSON map stream, spatial filters between
 recordsets, and the job that backfills coordinates after the GIS mapping changes.
 
 Geometries: a record is a Point at (latitude, longitude); a recordset whose settings["gis"] names
@@ -17,6 +17,7 @@ from narrative.extensions import db
 from narrative.platform.errors import ValidationFailed
 from narrative.platform.jobs import current_progress
 from narrative.platform.models import utcnow
+from narrative.records import postgis
 from narrative.records.models import ACTIVE, Record, Recordset
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -168,8 +169,9 @@ def spatial_filter(*, source, target, operation, buffer_meters=None):
 
     WITHIN_DISTANCE: within buffer_meters (required) of any source geometry. INTERSECTS / WITHIN:
     inside a source polygon, or within buffer_meters of a source geometry. OUTSIDE / DISJOINT: the
-    records with coordinates that do not match INTERSECTS. Candidates come from a bounding-box
-    query on the (recordset_id, latitude, longitude) index; the exact test runs in Python.
+    records with coordinates that do not match INTERSECTS. With PostGIS the database answers on
+    its geography index; without, candidates come from a bounding-box query on the
+    (recordset_id, latitude, longitude) index and the exact test runs in Python.
     """
     if operation == "WITHIN_DISTANCE" and buffer_meters is None:
         raise ValidationFailed(
@@ -184,20 +186,11 @@ def spatial_filter(*, source, target, operation, buffer_meters=None):
         )
         if (geometry := geometry_of(source, record)) is not None
     ]
+    in_database = postgis.enabled(db.session)
     matched = set()
     for geometry in sources:
-        south, north, west, east = _expanded_box(geometry, buffer_m)
-        candidates = db.session.execute(
-            sa.select(Record.id, Record.latitude, Record.longitude).where(
-                Record.recordset_id == target.id,
-                Record.status == ACTIVE,
-                Record.latitude.between(south, north),
-                Record.longitude.between(west, east),
-            )
-        )
-        for record_id, lat, lng in candidates:
-            if record_id not in matched and distance_to_geometry_m(lat, lng, geometry) <= buffer_m:
-                matched.add(record_id)
+        found = _matches_in_database(target, geometry, buffer_m) if in_database else None
+        matched.update(found if found is not None else _matches_in_python(target, geometry, buffer_m))
     if operation in ("OUTSIDE", "DISJOINT"):
         located = db.session.scalars(
             sa.select(Record.id).where(
@@ -206,6 +199,42 @@ def spatial_filter(*, source, target, operation, buffer_meters=None):
         )
         return sorted(set(located) - matched)
     return sorted(matched)
+
+
+def _matches_in_database(target, geometry, buffer_m):
+    """Ids of `target`'s active records within buffer_m of `geometry`, by PostGIS on its GiST
+    index; None when PostGIS refuses the geometry (then Python judges it, as without PostGIS)."""
+    query = sa.select(Record.id).where(
+        postgis.within_distance(target.id, geometry, buffer_m), Record.status == ACTIVE
+    )
+    try:
+        with db.session.begin_nested():
+            return set(db.session.scalars(query))
+    except sa.exc.DBAPIError:
+        return None
+
+
+def _matches_in_python(target, geometry, buffer_m):
+    """The same answer without PostGIS: bounding-box candidates from the (recordset_id,
+    latitude, longitude) index, then the exact distance in Python. A geometry that cannot be read
+    (unknown type, malformed coordinates) matches nothing."""
+    try:
+        south, north, west, east = _expanded_box(geometry, buffer_m)
+    except (TypeError, ValueError, IndexError, KeyError):
+        return set()
+    candidates = db.session.execute(
+        sa.select(Record.id, Record.latitude, Record.longitude).where(
+            Record.recordset_id == target.id,
+            Record.status == ACTIVE,
+            Record.latitude.between(south, north),
+            Record.longitude.between(west, east),
+        )
+    )
+    return {
+        record_id
+        for record_id, lat, lng in candidates
+        if distance_to_geometry_m(lat, lng, geometry) <= buffer_m
+    }
 
 
 # --- coordinates from values ---------------------------------------------------------------------

@@ -107,6 +107,14 @@ class Record(IdMixin, TimestampMixin, db.Model):
     recordset = relationship(Recordset, lazy="joined", innerjoin=True)
 
 
+@sa.event.listens_for(Record.__table__, "after_create")
+def _add_postgis_geography(table, connection, **kw):
+    """Databases made with create_all get what migration 0011 gives migrated ones."""
+    from narrative.records import postgis
+
+    postgis.install(connection)
+
+
 class RecordView(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_views"
     __display_name__ = "View"
