@@ -285,8 +285,9 @@ def main():
 
     command = "bench/proxy.py " + " ".join(sys.argv[1:])
     upstream_port, port = free_port(), free_port()
-    upstream = subprocess.Popen([sys.executable, __file__, "--upstream", str(upstream_port)])
+    # Claim the database and Redis index first: when they are busy, no upstream is left behind.
     database_url, app, cleanup = prepare_database(args.database, args.redis)
+    upstream = subprocess.Popen([sys.executable, __file__, "--upstream", str(upstream_port)])
     procs = [upstream]
     try:
         wait_for(f"http://127.0.0.1:{upstream_port}/", upstream)

@@ -3,7 +3,9 @@
 Every call through `/x/{id}` produces one execution row. Writing it inside the request would add
 a database round trip (and, at concurrency 1 on a kept-alive connection, delay the caller's next
 request), so by default rows go to an in-process queue that one daemon thread per process drains
-in batches (one multi-row INSERT, plus one UPDATE of the tokens' `last_used_at`). The thread lets
+in batches (one COPY on PostgreSQL, one multi-row INSERT elsewhere, plus one UPDATE of the tokens'
+`last_used_at`). COPY matters: the writer shares the process (and its GIL) with the calls, and
+binding a batch's parameters for an INSERT cost about a tenth of a busy proxy's time. The thread lets
 rows gather for `LINGER_SECONDS` after the first one arrives: a steady trickle of calls then costs
 a write every 50 ms instead of one per call, which would compete with the calls for the CPU (and
 the GIL). Reading executions flushes first, so a reader never waits for the linger.
@@ -92,7 +94,10 @@ class ExecutionRecorder:
         started = time.perf_counter()
         token_ids = {row["token_id"] for row in rows if row.get("token_id") is not None}
         with self.app.app_context(), db.engine.begin() as connection:
-            connection.execute(sa.insert(Execution.__table__), rows)
+            if connection.dialect.name == "postgresql":
+                _copy_rows(connection, Execution.__table__, rows)
+            else:
+                connection.execute(sa.insert(Execution.__table__), rows)
             if token_ids:
                 connection.execute(
                     sa.update(ExecutionToken.__table__)
@@ -101,6 +106,16 @@ class ExecutionRecorder:
                 )
         self.write_seconds += time.perf_counter() - started
         self.rows_written += len(rows)
+
+
+def _copy_rows(connection, table, rows):
+    """`rows` (dicts keyed by column name) into `table` by COPY, in the connection's transaction."""
+    names = [column.name for column in table.columns]
+    columns = ", ".join(f'"{name}"' for name in names)
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(name) for name in names])
 
 
 def recorder_for(app):
