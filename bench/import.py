@@ -46,7 +46,7 @@ COLUMNS = (
 CITIES = ("Paris", "Berlin", "Austin", "Lisbon", "Osaka", "Toronto", "Nairobi", "Lima")
 
 WORKER = """
-import json, resource, sys, time
+import json, re, sys, time
 sys.path.insert(0, {root!r})
 from bench.import_app import create_import_app
 from workers.worker import run_jobs_in_process
@@ -55,7 +55,9 @@ started = time.perf_counter()
 import logging; logging.basicConfig(level=logging.ERROR)
 run_jobs_in_process(app)
 print(json.dumps({{"seconds": time.perf_counter() - started,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across
+                  # fork and exec, so it would report this bench's own size (the CSV it uploaded).
+                  "peak_rss_mb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024}}))
 """
 
 

@@ -197,7 +197,7 @@ class _PipelinedChunks(contextlib.AbstractContextManager):
                 while (prepared := self._chunks.get()) is not None:
                     _commit_chunk(record_import, prepared)
                     self._latest = _counts(record_import)
-            except Exception as exc:  # handed to the job's thread, which fails the job with it
+            except BaseException as exc:  # handed to the job's thread, which fails the job with it
                 db.session.rollback()
                 self._error = exc
                 while self._chunks.get() is not None:  # let the job's thread finish its puts
@@ -251,10 +251,11 @@ def _commit_chunk(record_import, prepared, tick=None):
     transaction of the current session (`record_import` belongs to it). `tick(row)` (progress)
     runs between blocks of rows when writing them takes long (reference fields)."""
     first = prepared.rows[0][0] - 1 if prepared.rows else prepared.last_row
-    with _collector_paused():
-        created, errors = records_service.write_prepared_records(
-            prepared.records, progress=None if tick is None else lambda done: tick(first + done)
-        )
+    # No pause of the garbage collector here: writing makes few objects, and in the writer thread a
+    # pause would overlap the job thread's and could keep collection off for the whole import.
+    created, errors = records_service.write_prepared_records(
+        prepared.records, progress=None if tick is None else lambda done: tick(first + done)
+    )
     failed_rows = set(prepared.failed_rows)
     error_rows = [_error(record_import, *error) for error in prepared.error_rows]
     for error in errors:
