@@ -11,6 +11,7 @@ The column is not mapped on `Record`: the ORM never selects or writes it. It is 
 """
 
 import json
+import logging
 import weakref
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ GENERATED ALWAYS AS (
 """
 _ADD_INDEX = f"CREATE INDEX IF NOT EXISTS {INDEX} ON records USING gist ({COLUMN})"
 
+log = logging.getLogger("narrative.records.postgis")
+
 _enabled = weakref.WeakKeyDictionary()  # engine -> whether its records table has the column
 
 
@@ -44,7 +47,12 @@ def install(connection):
     try:
         with connection.begin_nested():
             connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    except sa.exc.DBAPIError:
+    except sa.exc.DBAPIError as exc:
+        log.warning(
+            "PostGIS is offered but this role cannot create the extension (%s); records keep the "
+            "portable latitude/longitude index only",
+            exc.orig,
+        )
         return False
     connection.execute(sa.text(_ADD_COLUMN))
     connection.execute(sa.text(_ADD_INDEX))

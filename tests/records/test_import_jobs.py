@@ -219,6 +219,28 @@ def test_import_cancelled_midway_keeps_whole_chunks_only(auth_client, app, monke
     assert record_import.rows_imported == len(ids) and record_import.rows_failed == 30 - len(ids)
 
 
+def test_pipelined_import_holds_no_transaction_while_validating(auth_client, app, monkeypatch):
+    """On PostgreSQL the writer thread stores chunks on its own connection; the job's thread gives
+    its connection back instead of sitting idle in a transaction for the whole import."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("chunks are written by a writer thread on PostgreSQL only")
+    monkeypatch.setattr(import_jobs, "CHUNK_ROWS", 10)
+    real_prepare = import_jobs._prepare_chunk
+    in_transaction = []
+
+    def prepare_and_look(*args, **kwargs):
+        prepared = real_prepare(*args, **kwargs)
+        in_transaction.append(db.session().in_transaction())
+        return prepared
+
+    monkeypatch.setattr(import_jobs, "_prepare_chunk", prepare_and_look)
+    started = start_new_import(auth_client, big_csv(95))
+    run_jobs_in_process(app)
+    db.session.expire_all()
+    assert db.session.get(Job, started["job_id"]).status == "COMPLETED"
+    assert in_transaction == [False] * 10
+
+
 def sse_frames(response):
     frames = []
     for block in response.get_data(as_text=True).split("\n\n"):

@@ -67,6 +67,7 @@ def import_file(import_id):
     record_import = db.session.get(RecordImport, uuid.UUID(import_id))
     recordset = db.session.get(Recordset, record_import.recordset_id)
     stored = db.session.get(StoredFile, record_import.file_id)
+    filename = stored.filename
     ticker = _Ticker(progress)
     resume_after = record_import.rows_committed
     total = record_import.rows_total or 0
@@ -79,7 +80,7 @@ def import_file(import_id):
     with open_file(stored) as binary, _chunk_committer(record_import, recordset, tick) as committer:
         head = binary.read(readers.HEAD_BYTES)
         binary.seek(0)
-        fmt = readers.detect_format(stored.filename, head)
+        fmt = readers.detect_format(filename, head)
         chunk = []
         for number, values in readers.iter_rows(binary, fmt):
             if number <= resume_after:
@@ -102,7 +103,7 @@ def import_file(import_id):
 
     db.session.expire_all()  # the writer thread moved the checkpoint and the counts
     ticker.report(progress=99, step="writing error report", data=_counts(record_import))
-    report_url = _write_error_report(record_import, stored.filename)
+    report_url = _write_error_report(record_import, filename)
     _tell_the_importer(record_import, recordset, report_url)
     db.session.commit()
     return {**_counts(record_import), "recordset_id": str(recordset.id), "error_report_url": report_url}
@@ -130,7 +131,6 @@ def _chunk_committer(record_import, recordset, tick):
     types = {spec["key"]: spec["type"] for spec in recordset.fields}
     references = any(types.get(key) in REFERENCE_TYPES for key in record_import.field_mappings.values())
     if db.session.get_bind().dialect.name == "postgresql" and not references:
-        db.session.commit()  # the writer's commits are read back at the end, in a new transaction
         return _PipelinedChunks(record_import, recordset)
     return _InlineChunks(record_import, recordset, tick)
 
@@ -142,9 +142,9 @@ class _InlineChunks(contextlib.AbstractContextManager):
         self.record_import, self.recordset, self.tick = record_import, recordset, tick
 
     def add(self, chunk):
-        _commit_chunk(
-            self.record_import, _prepare_chunk(self.record_import, self.recordset, chunk), self.tick
-        )
+        record_import = self.record_import
+        prepared = _prepare_chunk(record_import.field_mappings, record_import.user_id, self.recordset, chunk)
+        _commit_chunk(record_import, prepared, self.tick)
 
     def counts(self):
         return _counts(self.record_import)
@@ -160,20 +160,28 @@ class _PipelinedChunks(contextlib.AbstractContextManager):
     one chunk waits, which keeps memory flat."""
 
     def __init__(self, record_import, recordset):
-        self.record_import, self.recordset = record_import, recordset
+        self.mappings, self.user_id = dict(record_import.field_mappings), record_import.user_id
+        import_id = record_import.id
         self._latest = _counts(record_import)
+        # From here the job's thread only validates: it keeps the recordset as loaded and gives its
+        # connection back instead of sitting idle in a transaction while the writer works. The
+        # writer's commits are read back at the end, in a new transaction.
+        self.recordset = recordset
+        db.session.refresh(recordset)
+        db.session.expunge(recordset)
+        db.session.commit()
         self._chunks = queue.Queue(maxsize=1)
         self._error = None
         self._writer = threading.Thread(
             target=self._write_chunks,
-            args=(current_app._get_current_object(), record_import.id),
+            args=(current_app._get_current_object(), import_id),
             name="import-writer",
             daemon=True,
         )
         self._writer.start()
 
     def add(self, chunk):
-        prepared = _prepare_chunk(self.record_import, self.recordset, chunk)
+        prepared = _prepare_chunk(self.mappings, self.user_id, self.recordset, chunk)
         self._raise_writer_error()
         self._chunks.put(prepared)
 
@@ -214,9 +222,9 @@ class _PreparedChunk:
         self.error_rows, self.failed_rows = error_rows, failed_rows
 
 
-def _prepare_chunk(record_import, recordset, chunk):
-    """Validate and encode a chunk's rows, one column per mapped field; nothing is written yet."""
-    mappings = record_import.field_mappings
+def _prepare_chunk(mappings, user_id, recordset, chunk):
+    """Validate and encode a chunk's rows ({file column: field key} `mappings`), one column per
+    mapped field; nothing is written yet."""
     column_of = {key: column for column, key in mappings.items()}
     numeric = {spec["key"] for spec in recordset.fields if spec["type"] in NUMERIC_TYPES}
     rows, error_rows, failed_rows = [], [], set()
@@ -234,7 +242,7 @@ def _prepare_chunk(record_import, recordset, chunk):
         columns[key] = [_decimal_comma(cell) for cell in cells] if key in numeric else cells
     with _collector_paused():
         records = records_service.prepare_records_from_columns(
-            recordset=recordset, columns=columns, count=len(rows), user_id=record_import.user_id
+            recordset=recordset, columns=columns, count=len(rows), user_id=user_id
         )
     return _PreparedChunk(
         last_row=chunk[-1][0],
