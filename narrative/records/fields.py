@@ -63,6 +63,8 @@ FIELD_TYPES = (
 )
 NUMERIC_TYPES = {"number", "currency", "percent"}
 TEXT_TYPES = {"text", "long_text", "email", "phone", "url", "single_select"}
+# Values that name rows elsewhere (members, records, stored files): checked against the database.
+REFERENCE_TYPES = frozenset({"user", "relation", "file"})
 ADDRESS_PARTS = ("street", "street2", "city", "state", "postal_code", "country", "formatted")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,119}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -718,7 +720,7 @@ class References:
         self.files = set()
 
     def collect(self, spec, value):
-        if value is None or spec["type"] not in ("user", "relation", "file"):
+        if value is None or spec["type"] not in REFERENCE_TYPES:
             return
         items = value if isinstance(value, list) else [value]
         if spec["type"] == "relation":
@@ -766,7 +768,7 @@ class References:
 
     def check(self, spec, value):
         """The value with member emails replaced by member ids; FieldError for unknown references."""
-        if value is None or spec["type"] not in ("user", "relation", "file"):
+        if value is None or spec["type"] not in REFERENCE_TYPES:
             return value
         items = value if isinstance(value, list) else [value]
         out = []

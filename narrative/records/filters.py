@@ -45,7 +45,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from narrative.extensions import db
 from narrative.platform.errors import ValidationFailed
-from narrative.records.fields import NUMERIC_TYPES, FieldError, normalise_value, parse_datetime
+from narrative.records.fields import (
+    NUMERIC_TYPES,
+    REFERENCE_TYPES,
+    FieldError,
+    normalise_value,
+    parse_datetime,
+)
 from narrative.records.models import ACTIVE, Record
 
 OPERATORS = {
@@ -128,7 +134,7 @@ class _Field:
         self.type = self.spec["type"] if self.spec else SYSTEM_COLUMNS[key]
         options = (self.spec or {}).get("options") or {}
         self.multi = self.type in ("multi_select", "tags") or (
-            self.type in ("user", "relation", "file") and bool(options.get("multiple"))
+            self.type in REFERENCE_TYPES and bool(options.get("multiple"))
         )
 
     # --- SQL expressions

@@ -22,6 +22,7 @@ from narrative.platform.models import new_id, parse_uuid, utcnow
 from narrative.platform.tenancy import get_in_workspace_or_404
 from narrative.records import events  # noqa: F401  (registers the event types)
 from narrative.records.fields import (
+    REFERENCE_TYPES,
     FieldError,
     References,
     compile_normaliser,
@@ -828,13 +829,12 @@ def create_records_from_columns(
 class PreparedRecords:
     """Rows of a bulk create, validated and encoded, waiting to be written (`write_prepared_records`).
 
-    Preparing needs the database only for reference fields (`needs_database`); the rest is plain
-    data, so one thread can prepare the next rows while another writes these.
+    Preparing needs the database only for reference fields (fields.REFERENCE_TYPES); without
+    them, one thread can prepare the next rows while another writes these.
     """
 
-    def __init__(self, context, blocks, count, needs_database):
+    def __init__(self, context, blocks, count):
         self.context, self.blocks, self.count = context, blocks, count
-        self.needs_database = needs_database
 
 
 def prepare_records_from_columns(
@@ -852,7 +852,7 @@ def prepare_records_from_columns(
     postgres = db.session.get_bind().dialect.name == "postgresql"
     # Reference checks query the database, which an open COPY forbids: such rows are validated
     # in one block before writing.
-    queries = any(specs[key]["type"] in ("user", "relation", "file") for key in columns)
+    queries = any(specs[key]["type"] in REFERENCE_TYPES for key in columns)
     size = COPY_BLOCK_ROWS if postgres and not queries else max(count, 1)
     context = _BulkContext(recordset, user_id, owner_id or user_id, specs, list(columns), emit_events)
     blocks = (
@@ -867,7 +867,7 @@ def prepare_records_from_columns(
     )
     if not (lazy and size < count):
         blocks = list(blocks)
-    return PreparedRecords(context, blocks, count, needs_database=queries)
+    return PreparedRecords(context, blocks, count)
 
 
 def write_prepared_records(prepared, progress=None):
@@ -963,11 +963,7 @@ def _check_required(recordset, clean, count, bad):
 
 def _check_column_references(recordset, clean, bad):
     """Members, related records and files checked in one query per kind; emails become member ids."""
-    specs = [
-        spec
-        for spec in recordset.fields
-        if spec["type"] in ("user", "relation", "file") and spec["key"] in clean
-    ]
+    specs = [spec for spec in recordset.fields if spec["type"] in REFERENCE_TYPES and spec["key"] in clean]
     if not specs:
         return
     references = References(recordset.workspace_id)

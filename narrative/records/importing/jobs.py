@@ -29,13 +29,12 @@ from narrative.platform.email import send_email
 from narrative.platform.jobs import current_progress
 from narrative.platform.storage import StoredFile, delete_file, open_file, store_file
 from narrative.records import service as records_service
+from narrative.records.fields import NUMERIC_TYPES, REFERENCE_TYPES
 from narrative.records.importing import geocoding, readers
 from narrative.records.importing.models import RecordImport, RecordImportError
 from narrative.records.models import Record, Recordset
 
 CHUNK_ROWS = 2000
-NUMERIC_TYPES = {"number", "currency", "percent"}
-REFERENCE_TYPES = {"user", "relation", "file"}
 DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+")
 REPORT_EVERY_SECONDS = 0.5
