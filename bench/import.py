@@ -177,7 +177,7 @@ def copy_rate(database_url, path):
         return time.perf_counter() - started
 
 
-def schema_copy_rate(database_url, rows):
+def schema_copy_rate(database_url):
     """Seconds to COPY the imported records and their history back in, already encoded."""
     import psycopg
 
@@ -236,7 +236,7 @@ def one_run(rows, database, redis_url, sqlite=False):
             figures = run_import(app, env, path)
             if not sqlite:
                 figures["copy_seconds"] = copy_rate(env["DATABASE_URL"], path)
-                figures["schema_copy_seconds"] = schema_copy_rate(env["DATABASE_URL"], rows)
+                figures["schema_copy_seconds"] = schema_copy_rate(env["DATABASE_URL"])
         finally:
             cleanup()
     return figures

@@ -1,6 +1,7 @@
 """Records on a map: coordinates kept in Record.latitude/longitude (indexed with the recordset;
-the portable geometry; with PostGIS also a geography column, see narrative.records.postgis), the NDJSON map stream, spatial filters between
-recordsets, and the job that backfills coordinates after the GIS mapping changes.
+the portable geometry; with PostGIS also a geography column, see narrative.records.postgis), the
+NDJSON map stream, spatial filters between recordsets, and the job that backfills coordinates
+after the GIS mapping changes.
 
 Geometries: a record is a Point at (latitude, longitude); a recordset whose settings["gis"] names
 a ``geometry_field`` (a json field holding a GeoJSON geometry) also has polygons or lines.
@@ -205,7 +206,9 @@ def _matches_in_database(target, geometry, buffer_m):
     """Ids of `target`'s active records within buffer_m of `geometry`, by PostGIS on its GiST
     index; None when PostGIS refuses the geometry (then Python judges it, as without PostGIS)."""
     query = sa.select(Record.id).where(
-        postgis.within_distance(target.id, geometry, buffer_m), Record.status == ACTIVE
+        Record.recordset_id == target.id,
+        Record.status == ACTIVE,
+        postgis.within_distance(geometry, buffer_m),
     )
     try:
         with db.session.begin_nested():

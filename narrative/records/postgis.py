@@ -94,16 +94,11 @@ def ignored_by_autogenerate(obj, name, type_, reflected, compare_to):
     return not (type_ == "index" and name == INDEX)
 
 
-def within_distance(target_id, geometry, meters):
+def within_distance(geometry, meters):
     """A condition on records: within `meters` (on the sphere) of a GeoJSON geometry."""
-    from narrative.records.models import Record
-
     location = sa.literal_column(f"records.{COLUMN}")
     shape = sa.cast(sa.func.ST_SetSRID(sa.func.ST_GeomFromGeoJSON(json.dumps(geometry)), 4326), _Geography())
-    return sa.and_(
-        Record.recordset_id == target_id,
-        sa.func.ST_DWithin(location, shape, float(meters), False),
-    )
+    return sa.func.ST_DWithin(location, shape, float(meters), False)
 
 
 class _Geography(sa.types.UserDefinedType):
