@@ -44,8 +44,10 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET)
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or SECRET_KEY
-    JWT_ACCESS_TOKEN_EXPIRES = _env_int("JWT_ACCESS_TOKEN_MINUTES", 15) * 60
-    JWT_REFRESH_TOKEN_EXPIRES = _env_int("JWT_REFRESH_TOKEN_DAYS", 30) * 86400
+    JWT_ACCESS_TOKEN_MINUTES = _env_int("JWT_ACCESS_TOKEN_MINUTES", 15)
+    JWT_REFRESH_TOKEN_DAYS = _env_int("JWT_REFRESH_TOKEN_DAYS", 30)
+    JWT_ACCESS_TOKEN_EXPIRES = JWT_ACCESS_TOKEN_MINUTES * 60
+    JWT_REFRESH_TOKEN_EXPIRES = JWT_REFRESH_TOKEN_DAYS * 86400
 
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir() / 'narrative.db'}"
@@ -128,7 +130,13 @@ class Config:
     @classmethod
     def check(cls):
         """Problems that make this configuration unsafe to run; empty when it is fine."""
-        return []
+        problems = []
+        # A lifetime of 0 or less issues tokens that are expired (or never expire) when signed.
+        if cls.JWT_ACCESS_TOKEN_MINUTES < 1:
+            problems.append("JWT_ACCESS_TOKEN_MINUTES must be at least 1")
+        if cls.JWT_REFRESH_TOKEN_DAYS < 1:
+            problems.append("JWT_REFRESH_TOKEN_DAYS must be at least 1")
+        return problems
 
 
 class DevelopmentConfig(Config):
@@ -150,7 +158,7 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls):
-        problems = []
+        problems = super().check()
         if cls.SECRET_KEY in ("", DEFAULT_SECRET) or len(cls.SECRET_KEY) < 32:
             problems.append("set SECRET_KEY to a random value of at least 32 characters")
         if os.environ.get("JWT_SECRET_KEY") is None:

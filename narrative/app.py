@@ -3,8 +3,6 @@
 It has no side effects: no migrations, no network, no embedded server started here.
 """
 
-from flask import Flask
-
 from config import config_for, instance_dir
 from narrative import (
     activity,
@@ -37,6 +35,7 @@ from narrative.platform.idempotency import register_idempotency_hooks
 from narrative.platform.logging import configure_logging
 from narrative.platform.redis import start_embedded_redis
 from narrative.platform.requests import register_request_hooks
+from narrative.platform.unit_of_work import UnitOfWorkFlask
 
 # Registration order is the order of the OpenAPI document and of demo seeding.
 DOMAINS = (
@@ -90,7 +89,7 @@ def _ensure_embedded_redis(app):
 
 
 def create_app(config=None):
-    app = Flask(__name__, instance_path=str(instance_dir()))
+    app = UnitOfWorkFlask(__name__, instance_path=str(instance_dir()))
     _load_config(app, config)
     app.url_map.strict_slashes = False
     configure_logging(app.config["LOG_LEVEL"])

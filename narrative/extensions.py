@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from narrative.platform.api import Api
 from narrative.platform.redis import RedisConnection, get_redis_bytes
+from narrative.platform.tenancy import TenantSession
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,7 +24,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Every session is tenant-scoped (narrative.platform.tenancy).
+db = SQLAlchemy(model_class=Base, session_options={"class_": TenantSession})
 migrate = Migrate()
 jwt = JWTManager()
 api = Api()

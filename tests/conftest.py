@@ -120,7 +120,11 @@ def clean_slate(request, services):
         yield
         return
     app = request.getfixturevalue("app")
-    with app.app_context():
+    from narrative.platform.tenancy import all_workspaces
+
+    # A test's own set-up and checks look at several workspaces on purpose; the requests it sends
+    # are scoped by their own callers (the scope lives in each request's environment).
+    with app.app_context(), all_workspaces():
         yield
         from narrative.extensions import db
         from narrative.platform.redis import get_redis

@@ -38,7 +38,7 @@ def export_activity(*, workspace_id, user_id, filters, file_format="csv"):
     """Write the matching rows, oldest first, in chunks (keyset by id), reporting progress."""
     progress = current_progress()
     workspace_id, user_id = uuid.UUID(workspace_id), uuid.UUID(user_id)
-    query = service.feed_query(workspace_id=workspace_id, user_id=user_id, filters=filters)
+    query = service.feed_query(user_id=user_id, filters=filters)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     progress.report(progress=0, step="exporting", data={"rows_total": total, "rows_written": 0})
     written = 0
@@ -82,7 +82,6 @@ def export_activity(*, workspace_id, user_id, filters, file_format="csv"):
             max_bytes=2 * 1024 * 1024 * 1024,
         )
         text.detach()
-    db.session.commit()
     return {"file_id": str(stored.id), "rows": written, "format": file_format, "filename": stored.filename}
 
 

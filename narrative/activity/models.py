@@ -8,9 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, UTCDateTime
+from narrative.platform.tenancy import WorkspaceScoped
 
 
-class Activity(IdMixin, db.Model):
+class Activity(WorkspaceScoped, IdMixin, db.Model):
     __tablename__ = "activities"
     __table_args__ = (
         sa.Index("ix_activities_workspace_created", "workspace_id", "created_at"),

@@ -41,7 +41,7 @@ DOWNLOAD_LINK_SECONDS = 3600
 def feed(args):
     """The workspace's activity, newest first (types, search, dates, scope, user_ids, team_ids)"""
     page_keys = {"limit": args.pop("limit"), "offset": args.pop("offset")}
-    stmt = service.feed_query(workspace_id=current_workspace_id(), user_id=current_user().id, filters=args)
+    stmt = service.feed_query(user_id=current_user().id, filters=args)
     page = paginate(
         stmt,
         page_keys,
@@ -60,11 +60,11 @@ def feed(args):
 @require("activity.read")
 def stats():
     """Counts by type and by day (last 30 days), total and most active people"""
-    return service.stats(workspace_id=current_workspace_id())
+    return service.stats()
 
 
 def _export_job(job_id):
-    job = get_job(job_id, workspace_id=current_workspace_id())
+    job = get_job(job_id)
     if job.kind != jobs.EXPORT_KIND or job.user_id != current_user().id:
         raise NotFound("Job not found.")
     return job
@@ -102,6 +102,7 @@ def start_export(payload):
         k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in payload.items() if v is not None
     }
     workspace_id, user = current_workspace_id(), current_user()
+    service.feed_query(user_id=user.id, filters=payload)  # the people and teams it names are checked now
     job = enqueue_job(
         jobs.EXPORT_KIND,
         "narrative.activity.jobs.run_export",
@@ -114,7 +115,6 @@ def start_export(payload):
         queue="low",
         timeout=1800,
     )
-    db.session.commit()
     return {
         "job_id": job.id,
         "status": job.status,
@@ -129,11 +129,7 @@ def start_export(payload):
 @blp.response(200, page_schema(ExportJobSchema, "offset"))
 def list_export_jobs(args):
     """Your activity exports, newest first"""
-    stmt = sa.select(Job).where(
-        Job.workspace_id == current_workspace_id(),
-        Job.user_id == current_user().id,
-        Job.kind == jobs.EXPORT_KIND,
-    )
+    stmt = sa.select(Job).where(Job.user_id == current_user().id, Job.kind == jobs.EXPORT_KIND)
     page = paginate(stmt, args, style="offset", order_by=[Job.created_at.desc()])
     page.items = [_job_body(job) for job in page.items]
     return page

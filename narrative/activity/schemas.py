@@ -4,9 +4,10 @@ import marshmallow as ma
 
 from narrative.activity.jobs import FORMATS
 from narrative.platform.pagination import OffsetPageArgs, page_args
+from narrative.platform.schemas import Schema
 
 
-class FeedFilters(ma.Schema):
+class FeedFilters(Schema):
     types = ma.fields.String(
         load_default=None, metadata={"description": "Comma-separated object or event types"}
     )
@@ -27,7 +28,7 @@ class FeedFilters(ma.Schema):
 FeedArgs = page_args("offset", default_limit=20, max_limit=100, base=FeedFilters)
 
 
-class ActivitySchema(ma.Schema):
+class ActivitySchema(Schema):
     id = ma.fields.UUID()
     actor_id = ma.fields.UUID()
     user_id = ma.fields.UUID()
@@ -50,13 +51,13 @@ class ExportRequestSchema(FeedFilters):
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(FORMATS))
 
 
-class ExportStartedSchema(ma.Schema):
+class ExportStartedSchema(Schema):
     job_id = ma.fields.String()
     status = ma.fields.String()
     stream_url = ma.fields.String()
 
 
-class ExportJobSchema(ma.Schema):
+class ExportJobSchema(Schema):
     id = ma.fields.String()
     job_id = ma.fields.String()
     kind = ma.fields.String()
@@ -76,7 +77,7 @@ class ExportJobListArgs(OffsetPageArgs):
     pass
 
 
-class DownloadUrlSchema(ma.Schema):
+class DownloadUrlSchema(Schema):
     download_url = ma.fields.String()
     url = ma.fields.String()
     expires_in = ma.fields.Integer()

@@ -1,16 +1,17 @@
 """The activity feed: the "activity" consumer records every event with an actor; the feed, stats and
-exports read those rows."""
+exports read those rows (the current workspace's: the session scopes every query to it)."""
 
-import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from narrative.activity.models import Activity
 from narrative.extensions import db
-from narrative.identity.models import Member, TeamMember, User
+from narrative.identity.models import Member, Team, TeamMember, User
+from narrative.platform.errors import ValidationFailed
 from narrative.platform.events import consumer
-from narrative.platform.models import utcnow
+from narrative.platform.models import parse_uuid, utcnow
+from narrative.platform.tenancy import resolve_reference, workspace_scope
 
 _ID_KEYS = ("id",)
 
@@ -36,6 +37,11 @@ def record_activity(event):
     """Events a person caused (an actor) become activity rows; system events are not activity."""
     if event.actor_id is None:
         return
+    with workspace_scope(event.workspace_id):
+        _record(event)
+
+
+def _record(event):
     if db.session.scalar(sa.select(Activity.id).where(Activity.event_id == event.id)) is not None:
         return
     object_type, verb, object_id, summary = describe(event.type, event.payload)
@@ -53,21 +59,50 @@ def record_activity(event):
             created_at=event.created_at,
         )
     )
+    # The unique event_id decides a race of two deliveries: it fails here, in this consumer.
+    db.session.flush()
 
 
-def _ids(text):
-    values = []
-    for part in (text or "").split(","):
-        try:
-            values.append(uuid.UUID(part.strip()))
-        except ValueError:
-            continue
-    return values
+def _listed(text):
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def feed_query(*, workspace_id, user_id, filters):
-    """Activities of the workspace matching the feed's filters (types, search, dates, scope, people)."""
-    stmt = sa.select(Activity).where(Activity.workspace_id == workspace_id)
+def _unknown(field, value, what):
+    return ValidationFailed(
+        details=[{"field": field, "message": f"{value} is not {what} of this workspace."}]
+    )
+
+
+def people(text):
+    """The user ids a `user_ids` filter names: member or user ids of this workspace's members (past
+    ones too: their activity stays); anything else is a 422 on user_ids."""
+    named = [(value, parse_uuid(value)) for value in _listed(text)]
+    ids = [ident for _value, ident in named if ident is not None]
+    members = db.session.scalars(
+        sa.select(Member).where(sa.or_(Member.id.in_(ids), Member.user_id.in_(ids)))
+    ).all()
+    by_id = {member.id: member.user_id for member in members} | {m.user_id: m.user_id for m in members}
+    for value, ident in named:
+        if ident not in by_id:
+            raise _unknown("user_ids", value, "a member")
+    return [by_id[ident] for _value, ident in named]
+
+
+def teams(text):
+    """The team ids a `team_ids` filter names: this workspace's teams (anything else: 422)."""
+    message = "is not a team of this workspace."
+    return [
+        resolve_reference(Team, value, field="team_ids", message=f"{value} {message}").id
+        for value in _listed(text)
+    ]
+
+
+def feed_query(*, user_id, filters):
+    """Activities matching the feed's filters (types, search, dates, scope, people, teams).
+
+    The people and teams named are checked here (a 422 naming the filter), so an export is refused
+    before its job starts."""
+    stmt = sa.select(Activity)
     types = [t.strip() for t in (filters.get("types") or "").split(",") if t.strip()]
     if types:
         stmt = stmt.where(sa.or_(Activity.object_type.in_(types), Activity.event_type.in_(types)))
@@ -83,19 +118,15 @@ def feed_query(*, workspace_id, user_id, filters):
         stmt = stmt.where(Activity.created_at < filters["end_date"])
     if filters.get("scope") == "mine":
         stmt = stmt.where(Activity.actor_id == user_id)
-    people = _ids(filters.get("user_ids"))
-    if people:
-        # user_ids may name users or members: both resolve to the acting user.
-        member_users = sa.select(Member.user_id).where(
-            Member.workspace_id == workspace_id, Member.id.in_(people)
-        )
-        stmt = stmt.where(sa.or_(Activity.actor_id.in_(people), Activity.actor_id.in_(member_users)))
-    teams = _ids(filters.get("team_ids"))
-    if teams:
+    actors = people(filters.get("user_ids"))
+    if actors:
+        stmt = stmt.where(Activity.actor_id.in_(actors))
+    team_ids = teams(filters.get("team_ids"))
+    if team_ids:
         team_users = (
             sa.select(Member.user_id)
             .join(TeamMember, TeamMember.member_id == Member.id)
-            .where(TeamMember.workspace_id == workspace_id, TeamMember.team_id.in_(teams))
+            .where(TeamMember.team_id.in_(team_ids))
         )
         stmt = stmt.where(Activity.actor_id.in_(team_users))
     return stmt
@@ -130,17 +161,13 @@ def actors_of(rows):
     return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
 
 
-def stats(*, workspace_id, days=30):
-    base = sa.select(Activity).where(Activity.workspace_id == workspace_id).subquery()
+def stats(*, days=30):
+    base = sa.select(Activity).subquery()
     by_type = dict(
         db.session.execute(sa.select(base.c.object_type, sa.func.count()).group_by(base.c.object_type)).all()
     )
     since = utcnow() - timedelta(days=days)
-    recent = db.session.scalars(
-        sa.select(Activity.created_at).where(
-            Activity.workspace_id == workspace_id, Activity.created_at >= since
-        )
-    ).all()
+    recent = db.session.scalars(sa.select(Activity.created_at).where(Activity.created_at >= since)).all()
     by_day = {}
     for moment in recent:
         day = moment.date().isoformat()

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 
-class AiCall(IdMixin, db.Model):
+class AiCall(WorkspaceScoped, IdMixin, db.Model):
     __tablename__ = "ai_calls"
     __display_name__ = "AI call"
     __table_args__ = (sa.Index("ix_ai_calls_workspace_created", "workspace_id", "created_at"),)
@@ -44,7 +45,7 @@ class AiCall(IdMixin, db.Model):
         return (self.tokens_in or 0) + (self.tokens_out or 0)
 
 
-class AiChunk(IdMixin, db.Model):
+class AiChunk(WorkspaceScoped, IdMixin, db.Model):
     __tablename__ = "ai_chunks"
     __table_args__ = (sa.Index("ix_ai_chunks_source", "workspace_id", "source_type", "source_id"),)
 

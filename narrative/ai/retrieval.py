@@ -162,7 +162,8 @@ def search(*, workspace_id, query, k=8, source_types=None, min_score=MIN_SCORE):
 
 
 def stats(*, workspace_id=None):
-    """Chunk and document counts (one workspace, or all) for the RAG health check."""
+    """Chunk and document counts for the RAG health check: of `workspace_id`, else of the workspace
+    in scope (the caller's, in a request)."""
     stmt = sa.select(
         sa.func.count(AiChunk.id),
         sa.func.count(sa.distinct(AiChunk.source_type + ":" + AiChunk.source_id)),

@@ -50,13 +50,13 @@ from narrative.ai.settings import (
     stored_settings,
     update_settings,
 )
-from narrative.extensions import db
 from narrative.identity.access import current_user, require
 from narrative.identity.permissions import register_permissions
+from narrative.platform import unit_of_work
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import NotFound, ValidationFailed, flatten_messages
 from narrative.platform.pagination import page_schema, paginate
-from narrative.platform.sse import frame
+from narrative.platform.sse import HEADERS, frame
 from narrative.platform.tenancy import current_workspace_id
 
 register_permissions(
@@ -140,7 +140,6 @@ def put_settings():
     except ma.ValidationError as exc:
         raise ValidationFailed(details=flatten_messages(exc.messages)) from None
     result = update_settings(workspace_id=current_workspace_id(), **payload)
-    db.session.commit()
     return AiSettingsSchema().dump(result)
 
 
@@ -176,7 +175,6 @@ def assistant(payload):
     if kind in ("real_estate_analyzer", "deal_evaluator", "underwriting_creator") and deal_inputs:
         analysis = finance.analyze(finance.deal_from(deal_inputs))
         text, result, provider = _phrase(kind, prompts.system_prompt(kind), _deal_facts(analysis), message)
-        db.session.commit()
         return _reply(
             provider,
             result,
@@ -192,7 +190,6 @@ def assistant(payload):
         {"role": "user", "content": message},
     ]
     result = provider.chat(messages, context=_context(kind))
-    db.session.commit()
     return _reply(provider, result, assistant_type=kind, response=result.content, content=result.content)
 
 
@@ -211,7 +208,6 @@ def explain(payload):
             {"role": "user", "content": f"Explain {payload['concept']} ({payload['level']} level)."},
         ]
         result = provider.chat(messages, context=_context("explain"))
-        db.session.commit()
         explanation = {
             "concept": payload["concept"],
             "steps": [result.content],
@@ -224,7 +220,6 @@ def explain(payload):
     key, definition, example = known
     facts = [(key.upper() if key in ("noi", "dscr") else key.capitalize(), definition), *example]
     text, result, provider = _phrase("explain", prompts.system_prompt("educational_tutor"), facts)
-    db.session.commit()
     explanation = {
         "concept": key,
         "definition": definition,
@@ -247,7 +242,6 @@ def analyze_deal(payload):
     text, result, provider = _phrase(
         "real_estate_analysis", prompts.system_prompt("real_estate_analyzer"), _deal_facts(analysis)
     )
-    db.session.commit()
     return _reply(
         provider,
         result,
@@ -278,7 +272,6 @@ def underwriting(payload):
         ("Exit sale price", finance.money(model["exit"]["sale_price"])),
     ]
     text, result, provider = _phrase("underwriting", prompts.system_prompt("underwriting_creator"), facts)
-    db.session.commit()
     return _reply(
         provider,
         result,
@@ -368,7 +361,7 @@ def list_llm_models():
 @blp.response(200, LlmUsageSchema)
 def llm_usage(args):
     """Get LLM usage statistics for the workspace"""
-    return service.llm_usage(workspace_id=current_workspace_id(), **args)
+    return service.llm_usage(**args)
 
 
 def _completion_messages(payload):
@@ -393,7 +386,6 @@ def complete(payload):
         max_tokens=payload.get("max_tokens"),
         context=_context("completion"),
     )
-    db.session.commit()
     return _reply(provider, result, content=result.content, finish_reason=result.finish_reason)
 
 
@@ -416,6 +408,8 @@ def complete_stream(payload):
         context=_context("completion"),
     )
 
+    # Its own generator, not narrative.platform.sse's: that one relays a Redis stream written by a
+    # job, and this completion streams straight from the provider, in this request (no worker).
     def frames():
         try:
             for delta in deltas:
@@ -427,13 +421,10 @@ def complete_stream(payload):
         except Exception as exc:  # the stream has started: the error travels as a frame
             yield frame({"error": getattr(exc, "message", None) or "The provider failed.", "done": True})
         finally:
-            deltas.close()
-            db.session.commit()  # the AI log row of this call
+            deltas.close()  # ends the call: its AI log row is written now, after the view's commit
+            unit_of_work.finish_streamed_work()
 
-    response = flask.Response(flask.stream_with_context(frames()), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return flask.Response(flask.stream_with_context(frames()), mimetype="text/event-stream", headers=HEADERS)
 
 
 @blp.route("/api/v1/ai/llm/extract", methods=["POST"])
@@ -456,7 +447,6 @@ def extract(payload):
         temperature=0,
         context=_context("extraction"),
     )
-    db.session.commit()
     data = parse_json_answer(result.content)
     if data is None:
         raise ProviderError(f"The {provider.name} provider did not answer with JSON.")
@@ -536,7 +526,6 @@ def generate_image(payload):
             )
             entry.update(file_id=str(stored.id), url=signed_download_url(stored))
         images.append(entry)
-    db.session.commit()
     return {
         "images": images,
         "model": provider.model_for("image", payload.get("model")),
@@ -558,7 +547,6 @@ def analyze_images(payload):
     result = provider.analyze_images(
         payload["images"], payload["prompt"], model=payload.get("model"), context=_context("vision")
     )
-    db.session.commit()
     model = provider.model_for("vision", payload.get("model"))
     return {
         "content": result.content,
@@ -598,7 +586,6 @@ def transcribe():
         language=request.form.get("language"),
         context=_context("transcription"),
     )
-    db.session.commit()
     return {
         "text": result.text,
         "language": result.language,
@@ -667,7 +654,7 @@ def list_ai_logs(args):
 @blp.response(200, AiStatsSchema)
 def ai_log_stats():
     """Summary of the workspace's AI calls"""
-    return service.stats(workspace_id=current_workspace_id())
+    return service.stats()
 
 
 @blp.route("/api/v1/ai-logs/token-usage")
@@ -679,9 +666,7 @@ def ai_token_usage(args):
     """Token usage daily, by model, by user and by function (last `days` days)"""
     from datetime import UTC, datetime, timedelta
 
-    return service.token_usage(
-        workspace_id=current_workspace_id(), since=datetime.now(UTC) - timedelta(days=args["days"])
-    )
+    return service.token_usage(since=datetime.now(UTC) - timedelta(days=args["days"]))
 
 
 @blp.route("/api/v1/ai-logs/leaderboard")
@@ -693,6 +678,4 @@ def ai_leaderboard(args):
     """Users ranked by score, with badges champion, top3 and power_user (last `days` days)"""
     from datetime import UTC, datetime, timedelta
 
-    return service.leaderboard(
-        workspace_id=current_workspace_id(), since=datetime.now(UTC) - timedelta(days=args["days"])
-    )
+    return service.leaderboard(since=datetime.now(UTC) - timedelta(days=args["days"]))

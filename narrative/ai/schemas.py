@@ -3,40 +3,41 @@
 import marshmallow as ma
 
 from narrative.platform.pagination import OffsetPageArgs
+from narrative.platform.schemas import Schema
 
 Raw = ma.fields.Raw
 Str = ma.fields.String
 
 
-class ProviderChoiceSchema(ma.Schema):
+class ProviderChoiceSchema(Schema):
     provider = Str(required=True)
     model = Str(allow_none=True)
 
 
-class ProviderSettingsSchema(ma.Schema):
+class ProviderSettingsSchema(Schema):
     api_key = Str(allow_none=True, metadata={"description": "Write-only; shown masked"})
     base_url = Str(allow_none=True)
     models = ma.fields.Dict(keys=Str(), values=Str(allow_none=True), allow_none=True)
 
 
-class AiSettingsUpdateSchema(ma.Schema):
+class AiSettingsUpdateSchema(Schema):
     defaults = ma.fields.Dict(keys=Str(), values=ma.fields.Nested(ProviderChoiceSchema, allow_none=True))
     providers = ma.fields.Dict(keys=Str(), values=ma.fields.Nested(ProviderSettingsSchema, allow_none=True))
 
 
-class AiSettingsSchema(ma.Schema):
+class AiSettingsSchema(Schema):
     defaults = ma.fields.Dict(keys=Str(), values=Raw())
     providers = ma.fields.Dict(keys=Str(), values=Raw())
 
 
-class UsageSchema(ma.Schema):
+class UsageSchema(Schema):
     tokens_in = ma.fields.Integer()
     tokens_out = ma.fields.Integer()
     total_tokens = ma.fields.Integer()
     estimated_cost = Str()
 
 
-class CompleteSchema(ma.Schema):
+class CompleteSchema(Schema):
     prompt = Str(required=True, validate=ma.validate.Length(min=1, max=100_000))
     model = Str(allow_none=True)
     system = Str(allow_none=True)
@@ -44,7 +45,7 @@ class CompleteSchema(ma.Schema):
     max_tokens = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=32_000))
 
 
-class CompletionSchema(ma.Schema):
+class CompletionSchema(Schema):
     content = Str()
     model = Str()
     provider = Str()
@@ -52,13 +53,13 @@ class CompletionSchema(ma.Schema):
     usage = ma.fields.Nested(UsageSchema)
 
 
-class ExtractSchema(ma.Schema):
+class ExtractSchema(Schema):
     text = Str(required=True, validate=ma.validate.Length(min=1, max=100_000))
     schema = ma.fields.Dict(required=True, metadata={"description": "A JSON Schema the result must satisfy"})
     instructions = Str(allow_none=True)
 
 
-class ExtractionSchema(ma.Schema):
+class ExtractionSchema(Schema):
     data = Raw()
     valid = ma.fields.Boolean()
     errors = ma.fields.List(Str())
@@ -67,7 +68,7 @@ class ExtractionSchema(ma.Schema):
     usage = ma.fields.Nested(UsageSchema)
 
 
-class AssistantSchema(ma.Schema):
+class AssistantSchema(Schema):
     assistant_type = Str(
         load_default="general_assistant",
         validate=ma.validate.OneOf(
@@ -84,12 +85,12 @@ class AssistantSchema(ma.Schema):
     context = ma.fields.Dict(load_default=dict, metadata={"description": "Deal inputs for the analyzers"})
 
 
-class ExplainSchema(ma.Schema):
+class ExplainSchema(Schema):
     concept = Str(required=True, validate=ma.validate.Length(min=1, max=200))
     level = Str(load_default="beginner")
 
 
-class DealSchema(ma.Schema):
+class DealSchema(Schema):
     """Deal inputs (see narrative.ai.finance.Deal); rates are fractions (0.065 = 6.5 %)."""
 
     class Meta:
@@ -100,7 +101,7 @@ class DealSchema(ma.Schema):
     monthly_rent = ma.fields.Float()
 
 
-class AssistantReplySchema(ma.Schema):
+class AssistantReplySchema(Schema):
     assistant_type = Str()
     response = Str()
     content = Str()
@@ -113,7 +114,7 @@ class AssistantReplySchema(ma.Schema):
     usage = ma.fields.Nested(UsageSchema)
 
 
-class ModelSchema(ma.Schema):
+class ModelSchema(Schema):
     id = Str()
     name = Str()
     display_name = Str()
@@ -128,32 +129,32 @@ class ModelSchema(ma.Schema):
     is_default = ma.fields.Boolean()
 
 
-class ModelListSchema(ma.Schema):
+class ModelListSchema(Schema):
     models = ma.fields.List(ma.fields.Nested(ModelSchema))
     default_model = Str(allow_none=True)
     default_provider = Str()
 
 
-class ImageGenerateSchema(ma.Schema):
+class ImageGenerateSchema(Schema):
     prompt = Str(required=True, validate=ma.validate.Length(min=1, max=4000))
     model = Str(allow_none=True)
     size = Str(load_default="1024x1024")
     n = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=4))
 
 
-class ImageResultSchema(ma.Schema):
+class ImageResultSchema(Schema):
     images = ma.fields.List(ma.fields.Dict())
     model = Str()
     provider = Str()
 
 
-class VisionSchema(ma.Schema):
+class VisionSchema(Schema):
     images = ma.fields.List(Str(), required=True, validate=ma.validate.Length(min=1, max=5))
     prompt = Str(load_default="Describe these images.")
     model = Str(allow_none=True)
 
 
-class VisionResultSchema(ma.Schema):
+class VisionResultSchema(Schema):
     content = Str()
     analysis = Str()
     images = ma.fields.List(ma.fields.Dict())
@@ -162,7 +163,7 @@ class VisionResultSchema(ma.Schema):
     usage = ma.fields.Nested(UsageSchema)
 
 
-class TranscriptionSchema(ma.Schema):
+class TranscriptionSchema(Schema):
     text = Str()
     language = Str(allow_none=True)
     duration_seconds = ma.fields.Float(allow_none=True)
@@ -170,12 +171,12 @@ class TranscriptionSchema(ma.Schema):
     provider = Str()
 
 
-class PromptListSchema(ma.Schema):
+class PromptListSchema(Schema):
     prompts = ma.fields.List(Str())
     contexts = ma.fields.List(ma.fields.Dict())
 
 
-class PromptSchema(ma.Schema):
+class PromptSchema(Schema):
     context = Str()
     name = Str()
     description = Str()
@@ -183,7 +184,7 @@ class PromptSchema(ma.Schema):
     system_prompt = Str()
 
 
-class RagHealthSchema(ma.Schema):
+class RagHealthSchema(Schema):
     status = Str()
     embedder = Str()
     dimensions = ma.fields.Integer()
@@ -202,7 +203,7 @@ class AiLogListArgs(OffsetPageArgs):
     date_to = ma.fields.Date()
 
 
-class AiCallSchema(ma.Schema):
+class AiCallSchema(Schema):
     id = ma.fields.UUID()
     workspace_id = ma.fields.UUID()
     user_id = ma.fields.UUID(allow_none=True)
@@ -213,7 +214,8 @@ class AiCallSchema(ma.Schema):
     tokens_in = ma.fields.Integer()
     tokens_out = ma.fields.Integer()
     total_tokens = ma.fields.Integer()
-    cost = ma.fields.Decimal(as_string=True)
+    # A JSON number, as documented (a Decimal field would be written as a string); US dollars.
+    cost = ma.fields.Float(metadata={"description": "Estimated cost in US dollars"})
     latency_ms = ma.fields.Integer()
     status = Str()
     error = Str(allow_none=True)
@@ -221,11 +223,11 @@ class AiCallSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class PeriodArgs(ma.Schema):
+class PeriodArgs(Schema):
     days = ma.fields.Integer(load_default=30, validate=ma.validate.Range(min=1, max=366))
 
 
-class UsageArgs(ma.Schema):
+class UsageArgs(Schema):
     start_date = ma.fields.Date()
     end_date = ma.fields.Date()
     model = Str()

@@ -1,4 +1,7 @@
-"""Reads of the AI call log: filtered lists, stats, token usage, the leaderboard, LLM usage."""
+"""Reads of the AI call log: filtered lists, stats, token usage, the leaderboard, LLM usage.
+
+Every read is of the current workspace's calls: the session scopes `AiCall` queries to it.
+"""
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -37,8 +40,8 @@ def log_query(
     return stmt
 
 
-def _where(workspace_id, since=None, until=None, model=None, function=None):
-    conditions = [AiCall.workspace_id == workspace_id]
+def _where(since=None, until=None, model=None, function=None):
+    conditions = []
     if since is not None:
         conditions.append(AiCall.created_at >= since)
     if until is not None:
@@ -106,8 +109,8 @@ def _daily(conditions):
     ]
 
 
-def stats(*, workspace_id):
-    conditions = _where(workspace_id)
+def stats():
+    conditions = _where()
     totals = _totals(db.session.execute(sa.select(*_totals_columns()).where(*conditions)).one())
     errors = (
         db.session.scalar(sa.select(sa.func.count(AiCall.id)).where(*conditions, AiCall.status == "error"))
@@ -134,8 +137,8 @@ def stats(*, workspace_id):
     }
 
 
-def token_usage(*, workspace_id, since=None, until=None):
-    conditions = _where(workspace_id, since, until)
+def token_usage(*, since=None, until=None):
+    conditions = _where(since, until)
     by_user = _grouped(conditions, AiCall.user_id, "user_id")
     names = _user_names([row["user_id"] for row in by_user])
     for row in by_user:
@@ -159,11 +162,11 @@ def _user_names(user_ids):
     return {str(row.id): (row.name, row.email) for row in rows}
 
 
-def leaderboard(*, workspace_id, since=None, limit=20):
+def leaderboard(*, since=None, limit=20):
     """Users ranked by score: a point per successful call plus a point per 1,000 tokens.
 
     Badges: champion (rank 1), top3 (ranks 1-3), power_user (POWER_USER_CALLS calls or more)."""
-    conditions = _where(workspace_id, since)
+    conditions = _where(since)
     conditions.append(AiCall.user_id.is_not(None))
     rows = db.session.execute(
         sa.select(
@@ -208,13 +211,13 @@ def leaderboard(*, workspace_id, since=None, limit=20):
     }
 
 
-def llm_usage(*, workspace_id, start_date=None, end_date=None, model=None, operation_type=None):
+def llm_usage(*, start_date=None, end_date=None, model=None, operation_type=None):
     """Core's usage summary: start_date defaults to the 1st of this month, end_date to today."""
     today = datetime.now(UTC).date()
     start_date = start_date or date(today.year, today.month, 1)
     end_date = end_date or today
     conditions = _where(
-        workspace_id, _day_start(start_date), _day_start(end_date + timedelta(days=1)), model, operation_type
+        _day_start(start_date), _day_start(end_date + timedelta(days=1)), model, operation_type
     )
     totals = _totals(db.session.execute(sa.select(*_totals_columns()).where(*conditions)).one())
     return {

@@ -5,7 +5,8 @@
 
 `tool_specs(names)` gives the specs a provider sends to the model; `run_tool(context, call)`
 validates the model's arguments against the schema and runs the handler. A failing tool answers
-`{"error": ...}` so the model (and the user) can see what went wrong instead of a broken reply.
+`{"error": ...}` so the model (and the user) can see what went wrong instead of a broken reply, and
+its writes are rolled back.
 """
 
 import logging
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import jsonschema
 
+from narrative.extensions import db
 from narrative.platform.errors import ApiError
 
 log = logging.getLogger("narrative.ai.tools")
@@ -64,7 +66,9 @@ def run_tool(context, call):
     if problems:
         return {"error": f"Invalid arguments for {call.name}: {problems[0].message}"}
     try:
-        result = tool.handler(context, **arguments)
+        # In a savepoint: a tool that fails half-way leaves none of its writes behind.
+        with db.session.begin_nested():
+            result = tool.handler(context, **arguments)
     except ApiError as exc:
         return {"error": exc.message}
     except Exception as exc:  # a tool's bug must not break the conversation; it is logged

@@ -92,7 +92,10 @@ KEYWORD_PATTERNS = tuple((category, _keyword_pattern(keywords)) for category, ke
 
 
 def user_rules(workspace_id, user_id):
-    """The member's rules in the order they are tried."""
+    """The member's rules in the order they are tried.
+
+    Sync and import jobs (narrative.integrations) name the workspace; the session's scope applies too.
+    """
     rules = db.session.scalars(
         sa.select(CategoryRule).where(
             CategoryRule.workspace_id == workspace_id,

@@ -48,6 +48,8 @@ class AccountBalance:
 
 
 def _owned(model, workspace_id, user_id):
+    # The contract names its workspace (user_id=None: all of its members); the session's workspace
+    # scope applies as well, so a request or a job never reads past its own.
     criteria = [model.workspace_id == workspace_id]
     if user_id is not None:
         criteria.append(model.user_id == user_id)

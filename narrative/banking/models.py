@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime
+from narrative.platform.tenancy import WorkspaceScoped
 
 # BankConnection.provider
 SALTEDGE = "saltedge"
@@ -48,7 +49,7 @@ def _user_fk():
     return mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
 
 
-class BankConnection(IdMixin, TimestampMixin, db.Model):
+class BankConnection(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "bank_connections"
     __display_name__ = "Bank connection"
     __table_args__ = (
@@ -70,7 +71,7 @@ class BankConnection(IdMixin, TimestampMixin, db.Model):
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class BankAccount(IdMixin, TimestampMixin, db.Model):
+class BankAccount(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "bank_accounts"
     __display_name__ = "Bank account"
     __table_args__ = (
@@ -91,7 +92,7 @@ class BankAccount(IdMixin, TimestampMixin, db.Model):
     kind: Mapped[str] = mapped_column(sa.String(30), nullable=False, default="checking")
 
 
-class BankTransaction(IdMixin, TimestampMixin, db.Model):
+class BankTransaction(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "bank_transactions"
     __display_name__ = "Transaction"
     __table_args__ = (
@@ -117,7 +118,7 @@ class BankTransaction(IdMixin, TimestampMixin, db.Model):
     details: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
 
 
-class CategoryRule(IdMixin, TimestampMixin, db.Model):
+class CategoryRule(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "category_rules"
     __display_name__ = "Category rule"
     __table_args__ = (

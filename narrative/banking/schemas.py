@@ -4,9 +4,10 @@ import marshmallow as ma
 
 from narrative.banking.categories import CATEGORIES
 from narrative.platform.pagination import CursorPageArgs
+from narrative.platform.schemas import Schema
 
 
-class BankAccountSchema(ma.Schema):
+class BankAccountSchema(Schema):
     id = ma.fields.UUID()
     connection_id = ma.fields.UUID(data_key="connectionId")
     name = ma.fields.String()
@@ -16,11 +17,11 @@ class BankAccountSchema(ma.Schema):
     kind = ma.fields.String()
 
 
-class BankAccountListSchema(ma.Schema):
+class BankAccountListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(BankAccountSchema))
 
 
-class BankTransactionSchema(ma.Schema):
+class BankTransactionSchema(Schema):
     id = ma.fields.UUID()
     account_id = ma.fields.UUID(data_key="accountId")
     booked_on = ma.fields.Date(data_key="bookedOn")
@@ -39,7 +40,7 @@ class TransactionListArgs(CursorPageArgs):
     date_to = ma.fields.Date(data_key="to", load_default=None)
 
 
-class TransactionUpdateSchema(ma.Schema):
+class TransactionUpdateSchema(Schema):
     category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORIES))
     remember = ma.fields.Boolean(
         load_default=True,

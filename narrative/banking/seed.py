@@ -20,6 +20,8 @@ from narrative.banking import service
 from narrative.banking.models import DEMO, BankTransaction
 from narrative.banking.service import IncomingTxn
 from narrative.extensions import db
+from narrative.platform.models import utcnow
+from narrative.platform.tenancy import workspace_scope
 
 SEED = 20240611
 CURRENCY = "EUR"
@@ -119,10 +121,16 @@ def demo_transactions(end):
 
 
 def seed_demo(demo, *, today=None):
-    from narrative.integrations.service import get_or_create_integration
-
     if demo.user is None or demo.workspace is None:
         return
+    # The seed command runs across workspaces; the demo ledger is the demo workspace's alone.
+    with workspace_scope(demo.workspace.id):
+        _seed_ledger(demo, today=today)
+
+
+def _seed_ledger(demo, *, today=None):
+    from narrative.integrations.service import get_or_create_integration
+
     integration = get_or_create_integration(
         workspace_id=demo.workspace.id,
         user_id=demo.user.id,
@@ -150,7 +158,4 @@ def seed_demo(demo, *, today=None):
     service.store_transactions(account, rows)
     balance = OPENING_BALANCE + sum(txn.amount for txn in rows)
     service.refresh_balance(account, balance=balance, balance_at=end)
-    from narrative.platform.models import utcnow
-
     connection.last_synced_at = integration.last_synced_at = utcnow()
-    db.session.flush()

@@ -116,9 +116,7 @@ def get_or_create_connection(
 ):
     connection = db.session.scalar(
         sa.select(BankConnection).where(
-            BankConnection.workspace_id == workspace_id,
-            BankConnection.provider == provider,
-            BankConnection.external_id == str(external_id),
+            BankConnection.provider == provider, BankConnection.external_id == str(external_id)
         )
     )
     if connection is None:
@@ -221,12 +219,9 @@ def store_transactions(account, incoming, *, rules=None):
     return _insert_ignoring_duplicates(rows)
 
 
-def transactions_query(
-    *, workspace_id, user_id, account_id=None, category=None, date_from=None, date_to=None
-):
-    stmt = sa.select(BankTransaction).where(
-        BankTransaction.workspace_id == workspace_id, BankTransaction.user_id == user_id
-    )
+def transactions_query(*, user_id, account_id=None, category=None, date_from=None, date_to=None):
+    """The member's transactions in the workspace in scope, with the list filters."""
+    stmt = sa.select(BankTransaction).where(BankTransaction.user_id == user_id)
     if account_id is not None:
         stmt = stmt.where(BankTransaction.account_id == account_id)
     if category:
@@ -238,10 +233,11 @@ def transactions_query(
     return stmt
 
 
-def accounts_of(*, workspace_id, user_id):
+def accounts_of(*, user_id):
+    """The member's accounts in the workspace in scope."""
     return db.session.scalars(
         sa.select(BankAccount)
-        .where(BankAccount.workspace_id == workspace_id, BankAccount.user_id == user_id)
+        .where(BankAccount.user_id == user_id)
         .order_by(BankAccount.name, BankAccount.id)
     ).all()
 
@@ -250,7 +246,6 @@ def remember_rule(*, workspace_id, user_id, match_field, pattern, category):
     pattern = _normalised(pattern)
     rule = db.session.scalar(
         sa.select(CategoryRule).where(
-            CategoryRule.workspace_id == workspace_id,
             CategoryRule.user_id == user_id,
             CategoryRule.match_field == match_field,
             CategoryRule.pattern == pattern,
@@ -297,7 +292,6 @@ def set_category(transaction, *, category, user_id, remember=True):
             db.session.execute(
                 sa.update(BankTransaction)
                 .where(
-                    BankTransaction.workspace_id == transaction.workspace_id,
                     BankTransaction.user_id == transaction.user_id,
                     sa.func.lower(column) == _normalised(text),
                     BankTransaction.category_source.in_((SOURCE_RULE, SOURCE_PROVIDER)),

@@ -8,7 +8,6 @@ from narrative.coach.schemas import (
     ChatSessionCreateSchema,
     ChatSessionSchema,
 )
-from narrative.extensions import db
 from narrative.identity.access import check_permission, current_user, current_workspace, require
 from narrative.money import service as money
 from narrative.money.periods import parse_as_of
@@ -48,9 +47,7 @@ def create_session(payload):
     """Create a new chat session (userId must be you)"""
     _must_be_caller(payload["user_id"])
     as_of = parse_as_of(payload["as_of_date"]) if payload["as_of_date"] else None
-    session = service.create_session(user_id=current_user().id, chat_type=payload["chat_type"], as_of=as_of)
-    db.session.commit()
-    return session
+    return service.create_session(user_id=current_user().id, chat_type=payload["chat_type"], as_of=as_of)
 
 
 @blp.route("/api/chat/send", methods=["POST"])
@@ -70,5 +67,4 @@ def send(payload):
     )
     # Read while loaded: after the commit each would cost a SELECT on the way to the first frame.
     ids = message.id, message.conversation_id, job.id
-    db.session.commit()
     return frames.stream_reply(*ids)

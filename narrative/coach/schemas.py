@@ -4,9 +4,10 @@ import marshmallow as ma
 
 from narrative.coach.service import PAYLOAD_TYPES
 from narrative.money.schemas import FindingSchema
+from narrative.platform.schemas import Schema
 
 
-class BootstrapArgsSchema(ma.Schema):
+class BootstrapArgsSchema(Schema):
     as_of_date = ma.fields.String(
         load_default=None,
         data_key="asOfDate",
@@ -14,18 +15,18 @@ class BootstrapArgsSchema(ma.Schema):
     )
 
 
-class CoachUserSchema(ma.Schema):
+class CoachUserSchema(Schema):
     user_id = ma.fields.UUID(data_key="userId")
     email = ma.fields.String()
     name = ma.fields.String(allow_none=True)
 
 
-class CoachTenantSchema(ma.Schema):
+class CoachTenantSchema(Schema):
     tenant_id = ma.fields.UUID(data_key="tenantId")
     name = ma.fields.String()
 
 
-class MetricCardSummarySchema(ma.Schema):
+class MetricCardSummarySchema(Schema):
     """A metric card without its comparison details (GET /api/money/metrics has them all)."""
 
     id = ma.fields.String()
@@ -37,13 +38,13 @@ class MetricCardSummarySchema(ma.Schema):
     explanation = ma.fields.String()
 
 
-class MetricsSummarySchema(ma.Schema):
+class MetricsSummarySchema(Schema):
     as_of = ma.fields.Date(data_key="asOfDate")
     currency = ma.fields.String()
     cards = ma.fields.List(ma.fields.Nested(MetricCardSummarySchema))
 
 
-class ChatSessionSchema(ma.Schema):
+class ChatSessionSchema(Schema):
     session_id = ma.fields.UUID(data_key="sessionId")
     chat_type = ma.fields.String(data_key="chatType")
     title = ma.fields.String(allow_none=True)
@@ -52,7 +53,7 @@ class ChatSessionSchema(ma.Schema):
     last_message_at = ma.fields.DateTime(allow_none=True, data_key="lastMessageAt")
 
 
-class BootstrapSchema(ma.Schema):
+class BootstrapSchema(Schema):
     """The coach's session object."""
 
     user_id = ma.fields.UUID(data_key="userId")
@@ -68,7 +69,7 @@ class BootstrapSchema(ma.Schema):
     suggested_prompts = ma.fields.List(ma.fields.String(), data_key="suggestedPrompts")
 
 
-class ChatSessionCreateSchema(ma.Schema):
+class ChatSessionCreateSchema(Schema):
     chat_type = ma.fields.String(
         required=True,
         data_key="chatType",
@@ -83,7 +84,7 @@ class ChatSessionCreateSchema(ma.Schema):
     )
 
 
-class ChatSendSchema(ma.Schema):
+class ChatSendSchema(Schema):
     session_id = ma.fields.UUID(required=True, data_key="sessionId")
     user_id = ma.fields.UUID(required=True, data_key="userId", metadata={"description": "Must be you"})
     payload_type = ma.fields.String(

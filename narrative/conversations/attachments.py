@@ -16,7 +16,6 @@ from narrative.extensions import db
 from narrative.platform.errors import NotFound
 from narrative.platform.models import parse_uuid
 from narrative.platform.storage import open_file, signed_download_url, store_file
-from narrative.platform.tenancy import current_workspace_id
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 # PDF, DOCX, TXT, MD, CSV and images (the studio's list); JSON is text too.
@@ -86,13 +85,7 @@ def attachment_by_file_id(file_id, *, user_id):
 
     ident = parse_uuid(file_id)
     attachment = (
-        db.session.scalar(
-            sa.select(ChatAttachment).where(
-                ChatAttachment.file_id == ident, ChatAttachment.workspace_id == current_workspace_id()
-            )
-        )
-        if ident
-        else None
+        db.session.scalar(sa.select(ChatAttachment).where(ChatAttachment.file_id == ident)) if ident else None
     )
     if attachment is None:
         raise NotFound("File not found.")

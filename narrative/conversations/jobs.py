@@ -3,11 +3,11 @@
 It loads the conversation's active history, streams the provider's reply, runs the tools the model
 calls (announcing each as started, then finished or failed), publishes every piece to the job's
 Redis stream (see `narrative.conversations.replies` for how families shape them) and saves the
-reply in the history when it ends — completed, canceled (the partial text kept) or failed.
+reply in the history when it ends — completed, canceled (the partial text kept) or failed. A failed
+reply also fails its job (FAILED, with the error people read), after the stream has been told.
 """
 
 import json
-import logging
 import time
 import uuid
 
@@ -24,12 +24,18 @@ from narrative.conversations.models import (
     Message,
 )
 from narrative.extensions import db
+from narrative.platform import unit_of_work
 from narrative.platform.errors import ApiError
-from narrative.platform.jobs import TERMINAL_STATUSES, Job, JobCancelled, current_progress, publish
+from narrative.platform.jobs import (
+    TERMINAL_STATUSES,
+    Job,
+    JobCancelled,
+    JobError,
+    current_progress,
+    publish,
+)
 from narrative.platform.models import parse_uuid
 from narrative.platform.periodic import every
-
-log = logging.getLogger("narrative.conversations.jobs")
 
 # A model that keeps calling tools is stopped after this many rounds and answers with what it has.
 MAX_TOOL_ROUNDS = 4
@@ -55,7 +61,7 @@ def generate_reply(message_id, *, provider=None, model=None, tools_enabled=True,
     progress = current_progress()
     message = db.session.get(Message, uuid.UUID(message_id))
     conversation = db.session.get(Conversation, message.conversation_id)
-    reply = _Reply(progress.stream_key, message)
+    reply = _Reply(progress, message)
     if asker_id is None:
         job = db.session.get(Job, progress.job_id)
         asker_id = job.user_id if job is not None else None
@@ -81,13 +87,12 @@ def generate_reply(message_id, *, provider=None, model=None, tools_enabled=True,
     except JobCancelled:
         reply.save(status=CANCELED)
         raise
-    except ApiError as exc:
-        reply.fail(exc.message)
-        return {"message_id": message_id, "status": FAILED}
-    except Exception:
-        log.exception("reply %s failed", message_id)
-        reply.fail(GENERIC_ERROR)
-        return {"message_id": message_id, "status": FAILED}
+    except Exception as exc:
+        # The reply is saved failed and the stream told; then the job fails with the same words
+        # (the job runner logs the trace, chained to `exc`).
+        error = exc.message if isinstance(exc, ApiError) else GENERIC_ERROR
+        reply.fail(error)
+        raise JobError(error) from exc
     reply.save(status=COMPLETE)
     return {"message_id": message_id, "status": COMPLETE}
 
@@ -95,8 +100,9 @@ def generate_reply(message_id, *, provider=None, model=None, tools_enabled=True,
 class _Reply:
     """The reply being written: its text so far, tool calls, usage, and what was published."""
 
-    def __init__(self, stream_key, message):
-        self.stream_key = stream_key
+    def __init__(self, progress, message):
+        self.progress = progress
+        self.stream_key = progress.stream_key
         self.message_id = message.id
         self.conversation_id = message.conversation_id
         self.content = ""
@@ -114,7 +120,7 @@ class _Reply:
         db.session.execute(
             sa.update(Message).where(Message.id == self.message_id).values(content=self.content)
         )
-        db.session.commit()
+        self.progress.checkpoint()
         self._saved_at = time.monotonic()
 
     def publish(self, kind, **fields):
@@ -156,7 +162,7 @@ class _Reply:
             )
             result = run_tool(context, call)
             # A tool writes in this session (a task, say): keep its effect even if the reply fails later.
-            db.session.commit()
+            self.progress.checkpoint()
             failed = isinstance(result, dict) and "error" in result and len(result) == 1
             status = "failed" if failed else "finished"
             self.tool_calls.append(
@@ -198,7 +204,9 @@ class _Reply:
             service.index_message(message)
         self.index_question(message)
         service.publish_event(self.conversation_id, service.message_event(message, "message.completed"))
-        db.session.commit()
+        # Committed before the stream hears of it (a client then reads the saved reply), and before
+        # a failure or cancel is raised (the runner rolls back what follows the last checkpoint).
+        self.progress.checkpoint()
         usage = {"tokens_in": self.tokens_in, "tokens_out": self.tokens_out}
         if status == FAILED:
             self.publish(replies.ERROR, error=error or GENERIC_ERROR, partial=message.is_partial)
@@ -302,5 +310,7 @@ def close_abandoned_replies():
         message.status = FAILED
         message.is_partial = bool(message.content)
         message.error = ABANDONED_MESSAGE
-    db.session.commit()
+    # A periodic task runs outside the job runner (plain RQ, see narrative.platform.periodic), so
+    # nothing else ends its unit of work.
+    unit_of_work.commit()
     return len(stale)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 ROLES = ("user", "assistant", "system", "tool")
 STREAMING = "streaming"
@@ -23,7 +24,7 @@ MESSAGE_STATUSES = (COMPLETE, STREAMING, CANCELED, FAILED)
 FAMILIES = ("core", "assistant", "studio")
 
 
-class ChatFolder(IdMixin, TimestampMixin, db.Model):
+class ChatFolder(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     """A user's folder of conversations in the chat sidebar."""
 
     __tablename__ = "chat_folders"
@@ -42,7 +43,7 @@ class ChatFolder(IdMixin, TimestampMixin, db.Model):
     is_collapsed: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
 
-class Conversation(IdMixin, TimestampMixin, db.Model):
+class Conversation(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "conversations"
     __display_name__ = "Conversation"
 
@@ -82,7 +83,7 @@ class Conversation(IdMixin, TimestampMixin, db.Model):
         return {p.user_id for p in self.participants}
 
 
-class ConversationParticipant(db.Model):
+class ConversationParticipant(WorkspaceScoped, db.Model):
     """Someone a conversation was shared with (the owner is a participant too, role "owner")."""
 
     __tablename__ = "conversation_participants"
@@ -103,7 +104,7 @@ class ConversationParticipant(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-class Message(IdMixin, TimestampMixin, db.Model):
+class Message(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "chat_messages"
     __display_name__ = "Message"
 
@@ -141,7 +142,7 @@ class Message(IdMixin, TimestampMixin, db.Model):
     dlp_finding: Mapped[dict | None] = mapped_column(JSONType)
 
 
-class ChatAttachment(IdMixin, db.Model):
+class ChatAttachment(WorkspaceScoped, IdMixin, db.Model):
     """A file uploaded into a conversation (bytes in platform storage, text extracted for the AI)."""
 
     __tablename__ = "chat_attachments"

@@ -41,7 +41,7 @@ def start_reply(conversation, *, user_id, parent=None, provider=None, model=None
         conversation,
         role="assistant",
         content="",
-        parent_id=parent.id if parent is not None else None,
+        parent=parent,
         status=STREAMING,
         provider=provider,
         model=model,

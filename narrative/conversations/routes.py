@@ -33,9 +33,9 @@ from narrative.conversations.schemas import (
     TitleRequestSchema,
     TitleSchema,
 )
-from narrative.extensions import db
 from narrative.identity.access import current_user_id, require
 from narrative.identity.permissions import register_permissions
+from narrative.platform import unit_of_work
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import BadRequest
 from narrative.platform.models import utcnow
@@ -98,9 +98,7 @@ class Conversations(MethodView):
     def post(self, payload):
         """Start a conversation; prompt_context (a named prompt) wins over the deprecated system_prompt"""
         family = "studio" if ("metadata" in payload or "client_id" in payload) else "core"
-        conversation = service.create_conversation(user_id=current_user_id(), family=family, **payload)
-        db.session.commit()
-        return conversation
+        return service.create_conversation(user_id=current_user_id(), family=family, **payload)
 
 
 @blp.route("/api/v1/chat/conversations/<conversation_id>")
@@ -121,9 +119,7 @@ class ConversationItem(MethodView):
     def patch(self, payload, conversation_id):
         """Rename, move, pin, archive or change metadata (owner only)"""
         conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
-        service.update_conversation(conversation, user_id=current_user_id(), changes=payload)
-        db.session.commit()
-        return conversation
+        return service.update_conversation(conversation, user_id=current_user_id(), changes=payload)
 
     @blp.operation("core.chat.delete-conversation", also=["neuromancer.chat.conversations-delete"])
     @require("chat.write")
@@ -132,7 +128,6 @@ class ConversationItem(MethodView):
         """Delete a conversation and its messages (owner only)"""
         conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
         service.delete_conversation(conversation)
-        db.session.commit()
 
 
 @blp.route("/api/v1/chat/conversations/<conversation_id>/messages")
@@ -174,7 +169,6 @@ class ConversationMessages(MethodView):
             index=not stream,
         )
         if not stream:
-            db.session.commit()
             return message
         if not (payload["content"] or "").strip():
             raise BadRequest("The message is empty.")
@@ -201,7 +195,6 @@ def upload_file(files, conversation_id):
     """Attach a file (PDF, DOCX, TXT, MD, CSV, JSON or an image, up to 20 MB); its text is extracted"""
     conversation = service.get_conversation(conversation_id, user_id=current_user_id())
     attachment = attachments.upload_attachment(conversation, upload=files["file"], user_id=current_user_id())
-    db.session.commit()
     return attachments.describe(attachment)
 
 
@@ -245,9 +238,7 @@ class Folders(MethodView):
     @blp.response(201, ChatFolderSchema)
     def post(self, payload):
         """Create a folder (added last)"""
-        folder = service.create_folder(user_id=current_user_id(), **payload)
-        db.session.commit()
-        return folder
+        return service.create_folder(user_id=current_user_id(), **payload)
 
 
 @blp.route("/api/v1/chat/folders/reorder", methods=["POST"])
@@ -258,7 +249,6 @@ class Folders(MethodView):
 def reorder_folders(payload):
     """Put your folders in the order of folder_ids (folders left out follow, in their order)"""
     folders = service.reorder_folders(user_id=current_user_id(), folder_ids=payload["folder_ids"])
-    db.session.commit()
     return {"folders": folders, "total": len(folders)}
 
 
@@ -277,9 +267,7 @@ class FolderItem(MethodView):
     @blp.response(200, ChatFolderSchema)
     def patch(self, payload, folder_id):
         """Rename, recolour or collapse a folder"""
-        folder = service.update_folder(service.get_folder(folder_id, user_id=current_user_id()), payload)
-        db.session.commit()
-        return folder
+        return service.update_folder(service.get_folder(folder_id, user_id=current_user_id()), payload)
 
     @blp.operation("core.chat.delete-folder")
     @require("chat.write")
@@ -287,7 +275,6 @@ class FolderItem(MethodView):
     def delete(self, folder_id):
         """Delete a folder; its conversations stay, outside any folder"""
         service.delete_folder(service.get_folder(folder_id, user_id=current_user_id()))
-        db.session.commit()
 
 
 @blp.route("/api/v1/chat/folders/<folder_id>/toggle-collapse", methods=["POST"])
@@ -297,9 +284,7 @@ class FolderItem(MethodView):
 def toggle_folder_collapse(folder_id):
     """Collapse an open folder or open a collapsed one"""
     folder = service.get_folder(folder_id, user_id=current_user_id())
-    service.update_folder(folder, {"is_collapsed": not folder.is_collapsed})
-    db.session.commit()
-    return folder
+    return service.update_folder(folder, {"is_collapsed": not folder.is_collapsed})
 
 
 # --- AI helpers ---------------------------------------------------------------------------------
@@ -407,7 +392,9 @@ def stream_turn(payload, *, family):
     if not text:
         raise BadRequest("The message is empty.")
     if payload.get("conversation_id"):
-        conversation = service.get_conversation(payload["conversation_id"], user_id=current_user_id())
+        conversation = service.get_conversation(
+            payload["conversation_id"], user_id=current_user_id(), field="conversation_id"
+        )
     else:
         conversation = service.create_conversation(
             user_id=current_user_id(),
@@ -448,5 +435,8 @@ def regenerate_message(message_id):
 def _commit_and_stream(reply, job, *, family):
     # Read while loaded: after the commit each would cost a SELECT on the way to the first frame.
     ids = reply.id, reply.conversation_id, job.id
-    db.session.commit()
+    # The SSE response closes the session before the first byte (an open stream holds no database
+    # connection), so the turn (messages, job row) is committed here, ahead of the platform's
+    # commit after the view, which would find nothing left. The commit also queues the job.
+    unit_of_work.commit()
     return replies.stream_response(*ids, family=family)

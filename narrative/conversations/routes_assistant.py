@@ -19,7 +19,6 @@ from narrative.conversations.schemas import (
     DlpDecisionSchema,
     FeedbackSchema,
 )
-from narrative.extensions import db
 from narrative.identity.access import current_user_id, require
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import ValidationFailed
@@ -54,9 +53,7 @@ class AssistantConversations(MethodView):
     @blp.response(200, ConversationSchema)
     def post(self, payload):
         """Start a conversation (accepts Idempotency-Key)"""
-        conversation = service.create_conversation(user_id=current_user_id(), family="assistant", **payload)
-        db.session.commit()
-        return conversation
+        return service.create_conversation(user_id=current_user_id(), family="assistant", **payload)
 
 
 @blp.route("/api/conversations/<conversation_id>")
@@ -77,7 +74,6 @@ class AssistantConversationItem(MethodView):
         """Soft delete: the conversation disappears from every list; its rows are kept"""
         conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
         service.delete_conversation(conversation, soft=True)
-        db.session.commit()
         return {"id": conversation.id, "deleted": True}
 
 
@@ -101,9 +97,7 @@ def list_messages(args, conversation_id):
 def regenerate_title(conversation_id):
     """Name the conversation again from its first message"""
     conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
-    service.regenerate_title(conversation)
-    db.session.commit()
-    return conversation
+    return service.regenerate_title(conversation)
 
 
 @blp.route("/api/conversations/<conversation_id>/branch", methods=["POST"])
@@ -114,14 +108,12 @@ def regenerate_title(conversation_id):
 def branch(payload, conversation_id):
     """A new conversation (yours) with this one's history up to message_id, to continue separately"""
     conversation = service.get_conversation(conversation_id, user_id=current_user_id())
-    new = service.branch_conversation(
+    return service.branch_conversation(
         conversation,
         user_id=current_user_id(),
         message_id=payload.get("message_id"),
         title=payload.get("title"),
     )
-    db.session.commit()
-    return new
 
 
 @blp.route("/api/chat", methods=["POST"])
@@ -143,7 +135,6 @@ def cancel(msg_id):
     message = service.get_message(msg_id, user_id=current_user_id())
     before = message.status
     status = replies.cancel(message)
-    db.session.commit()
     return {"id": message.id, "msg_id": message.id, "status": status, "canceled": before == "streaming"}
 
 
@@ -160,7 +151,6 @@ def dlp_decision(payload, msg_id):
     """Resolve a dlp_finding on your message: allow, redact or block"""
     message = service.get_message(msg_id, user_id=current_user_id())
     reply, _job = replies.decide_dlp(message, decision=payload["decision"], user_id=current_user_id())
-    db.session.commit()
     message.reply_id = reply.id if reply is not None else None
     return message
 
@@ -176,6 +166,4 @@ def feedback(payload, msg_id):
     rating = payload.get("rating") or payload.get("thumbs")
     if rating is None:
         raise ValidationFailed("Say up or down.", details=[{"field": "rating", "message": "Required."}])
-    service.set_feedback(message, rating=rating, comment=payload.get("comment"))
-    db.session.commit()
-    return message
+    return service.set_feedback(message, rating=rating, comment=payload.get("comment"))

@@ -52,7 +52,6 @@ def share(payload, conversation_id):
     """Share the conversation with another member of the workspace (owner only)"""
     conversation = service.get_conversation(conversation_id, user_id=current_user_id(), must_own=True)
     row = service.share_conversation(conversation, user_id=payload["user_id"], added_by_id=current_user_id())
-    db.session.commit()
     return _participant(row)
 
 
@@ -76,7 +75,6 @@ def remove_participant(conversation_id, user_id):
     me = current_user_id()
     conversation = service.get_conversation(conversation_id, user_id=me, must_own=str(user_id) != str(me))
     service.remove_participant(conversation, user_id=user_id)
-    db.session.commit()
     if str(user_id) == str(me):
         return {"participants": [], "total": 0}
     rows = [_participant(row) for row in service.list_participants(conversation)]
@@ -120,5 +118,4 @@ def transcribe(files, conversation_id):
             conversation_id=conversation.id,
         ),
     )
-    db.session.commit()
     return {"text": result.text, "message": None}

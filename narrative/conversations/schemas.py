@@ -5,16 +5,17 @@ from flask_smorest.fields import Upload
 
 from narrative.conversations.models import ROLES
 from narrative.platform.pagination import CursorPageArgs, page_args
+from narrative.platform.schemas import Schema
 
 
-class AttachmentRefSchema(ma.Schema):
+class AttachmentRefSchema(Schema):
     file_id = ma.fields.String()
     filename = ma.fields.String()
     content_type = ma.fields.String()
     size = ma.fields.Integer()
 
 
-class ChatMessageSchema(ma.Schema):
+class ChatMessageSchema(Schema):
     """A message as every family reads it: the history is the same whoever asks."""
 
     id = ma.fields.UUID()
@@ -44,7 +45,7 @@ class ChatMessageSchema(ma.Schema):
         return {"rating": message.feedback_rating, "comment": message.feedback_comment}
 
 
-class ConversationSchema(ma.Schema):
+class ConversationSchema(Schema):
     id = ma.fields.UUID()
     workspace_id = ma.fields.UUID()
     owner_id = ma.fields.UUID()
@@ -95,7 +96,7 @@ class AssistantMessageListArgs(CursorPageArgs):
     pass
 
 
-class ConversationCreateSchema(ma.Schema):
+class ConversationCreateSchema(Schema):
     title = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     metadata = ma.fields.Dict(allow_none=True)
     folder_id = ma.fields.UUID(allow_none=True)
@@ -110,7 +111,7 @@ class ConversationCreateSchema(ma.Schema):
     is_pinned = ma.fields.Boolean()
 
 
-class ConversationUpdateSchema(ma.Schema):
+class ConversationUpdateSchema(Schema):
     title = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     metadata = ma.fields.Dict(allow_none=True)
     folder_id = ma.fields.UUID(allow_none=True)
@@ -122,7 +123,7 @@ class ConversationUpdateSchema(ma.Schema):
     project_id = ma.fields.String(allow_none=True)
 
 
-class MessageSendSchema(ma.Schema):
+class MessageSendSchema(Schema):
     """Core's "add a message" and the studio's "send and stream"; see the operation description."""
 
     content = ma.fields.String(load_default="", metadata={"description": "The message text"})
@@ -145,7 +146,7 @@ class MessageSendSchema(ma.Schema):
     )
 
 
-class ChatTurnSchema(ma.Schema):
+class ChatTurnSchema(Schema):
     """A streamed turn of the core chat (`/api/v1/chat`) and the assistant (`/api/chat`)."""
 
     conversation_id = ma.fields.UUID(allow_none=True, metadata={"description": "Omit to start one"})
@@ -161,7 +162,7 @@ class ChatTurnSchema(ma.Schema):
     title = ma.fields.String(allow_none=True)
 
 
-class ChatFolderSchema(ma.Schema):
+class ChatFolderSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     color = ma.fields.String(allow_none=True)
@@ -173,29 +174,29 @@ class ChatFolderSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class ChatFolderListSchema(ma.Schema):
+class ChatFolderListSchema(Schema):
     folders = ma.fields.List(ma.fields.Nested(ChatFolderSchema))
     total = ma.fields.Integer()
 
 
-class FolderCreateSchema(ma.Schema):
+class FolderCreateSchema(Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
     color = ma.fields.String(allow_none=True)
     icon = ma.fields.String(allow_none=True)
 
 
-class FolderUpdateSchema(ma.Schema):
+class FolderUpdateSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=120))
     color = ma.fields.String(allow_none=True)
     icon = ma.fields.String(allow_none=True)
     is_collapsed = ma.fields.Boolean()
 
 
-class FolderReorderSchema(ma.Schema):
+class FolderReorderSchema(Schema):
     folder_ids = ma.fields.List(ma.fields.UUID(), required=True)
 
 
-class ChatFileSchema(ma.Schema):
+class ChatFileSchema(Schema):
     id = ma.fields.UUID()
     file_id = ma.fields.UUID()
     conversation_id = ma.fields.UUID()
@@ -208,12 +209,12 @@ class ChatFileSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class ChatFileListSchema(ma.Schema):
+class ChatFileListSchema(Schema):
     files = ma.fields.List(ma.fields.Nested(ChatFileSchema))
     total = ma.fields.Integer()
 
 
-class ChatFileUrlSchema(ma.Schema):
+class ChatFileUrlSchema(Schema):
     file_id = ma.fields.UUID()
     url = ma.fields.String()
     download_url = ma.fields.String()
@@ -221,23 +222,23 @@ class ChatFileUrlSchema(ma.Schema):
     expires_in = ma.fields.Integer()
 
 
-class ChatUploadSchema(ma.Schema):
+class ChatUploadSchema(Schema):
     file = Upload(required=True)
 
 
-class TitleRequestSchema(ma.Schema):
+class TitleRequestSchema(Schema):
     message = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
 
 
-class TitleSchema(ma.Schema):
+class TitleSchema(Schema):
     title = ma.fields.String()
 
 
-class SuggestionArgs(ma.Schema):
+class SuggestionArgs(Schema):
     force_refresh = ma.fields.Boolean(load_default=False)
 
 
-class SuggestionsSchema(ma.Schema):
+class SuggestionsSchema(Schema):
     suggestions = ma.fields.List(ma.fields.String())
     topics = ma.fields.List(ma.fields.String())
     cached = ma.fields.Boolean()
@@ -245,13 +246,13 @@ class SuggestionsSchema(ma.Schema):
     cache_date = ma.fields.String()
 
 
-class SearchRequestSchema(ma.Schema):
+class SearchRequestSchema(Schema):
     query = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
     limit = ma.fields.Integer(load_default=10, validate=ma.validate.Range(min=1, max=50))
     source_types = ma.fields.List(ma.fields.String(), load_default=None)
 
 
-class SearchHitSchema(ma.Schema):
+class SearchHitSchema(Schema):
     source_type = ma.fields.String()
     source_id = ma.fields.String()
     conversation_id = ma.fields.String(allow_none=True)
@@ -261,20 +262,20 @@ class SearchHitSchema(ma.Schema):
     metadata = ma.fields.Dict(allow_none=True)
 
 
-class SearchResultSchema(ma.Schema):
+class SearchResultSchema(Schema):
     query = ma.fields.String()
     results = ma.fields.List(ma.fields.Nested(SearchHitSchema))
     total = ma.fields.Integer()
 
 
-class BranchSchema(ma.Schema):
+class BranchSchema(Schema):
     message_id = ma.fields.UUID(
         allow_none=True, metadata={"description": "Branch after this message (default: all)"}
     )
     title = ma.fields.String(allow_none=True)
 
 
-class FeedbackSchema(ma.Schema):
+class FeedbackSchema(Schema):
     rating = ma.fields.String(
         validate=ma.validate.OneOf(["up", "down"]), metadata={"description": "Thumbs up or down"}
     )
@@ -288,22 +289,22 @@ class DlpDecisionResultSchema(ChatMessageSchema):
     reply_id = ma.fields.UUID(allow_none=True, metadata={"description": "The reply started (allow, redact)"})
 
 
-class DlpDecisionSchema(ma.Schema):
+class DlpDecisionSchema(Schema):
     decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["allow", "redact", "block"]))
 
 
-class CancelResultSchema(ma.Schema):
+class CancelResultSchema(Schema):
     id = ma.fields.UUID()
     msg_id = ma.fields.UUID()
     status = ma.fields.String()
     canceled = ma.fields.Boolean()
 
 
-class ShareSchema(ma.Schema):
+class ShareSchema(Schema):
     user_id = ma.fields.UUID(required=True)
 
 
-class ParticipantSchema(ma.Schema):
+class ParticipantSchema(Schema):
     user_id = ma.fields.UUID()
     role = ma.fields.String()
     name = ma.fields.String(allow_none=True)
@@ -312,17 +313,17 @@ class ParticipantSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class ParticipantListSchema(ma.Schema):
+class ParticipantListSchema(Schema):
     participants = ma.fields.List(ma.fields.Nested(ParticipantSchema))
     total = ma.fields.Integer()
 
 
-class ConversationDeletedSchema(ma.Schema):
+class ConversationDeletedSchema(Schema):
     id = ma.fields.UUID()
     deleted = ma.fields.Boolean()
 
 
-class ChatModelSchema(ma.Schema):
+class ChatModelSchema(Schema):
     id = ma.fields.String()
     name = ma.fields.String()
     provider = ma.fields.String()
@@ -330,10 +331,10 @@ class ChatModelSchema(ma.Schema):
     is_default = ma.fields.Boolean()
 
 
-class ChatModelListSchema(ma.Schema):
+class ChatModelListSchema(Schema):
     models = ma.fields.List(ma.fields.Nested(ChatModelSchema))
 
 
-class TranscriptSchema(ma.Schema):
+class TranscriptSchema(Schema):
     text = ma.fields.String()
     message = ma.fields.Nested(ChatMessageSchema, allow_none=True)

@@ -7,7 +7,6 @@ not exist. Only the owner changes, shares or deletes it. Routes stay thin and ca
 
 import logging
 import re
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -24,10 +23,10 @@ from narrative.conversations.models import (
     Message,
 )
 from narrative.extensions import db
-from narrative.platform.errors import BadRequest, Conflict, Forbidden, NotFound
+from narrative.platform.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from narrative.platform.jobs import publish
 from narrative.platform.models import new_id, parse_uuid, utcnow
-from narrative.platform.tenancy import current_workspace_id, get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import current_workspace_id, get_or_404, resolve_reference, tenant_select
 from narrative.platform.transactions import on_commit
 
 log = logging.getLogger("narrative.conversations")
@@ -192,7 +191,7 @@ def list_conversations_query(
     if archived is not None:
         criteria.append(Conversation.is_archived.is_(archived))
     if folder_id:
-        criteria.append(Conversation.folder_id == (parse_uuid(folder_id) or uuid.UUID(int=0)))
+        criteria.append(Conversation.folder_id == _folder_for(folder_id, user_id).id)
     if pinned_only:
         criteria.append(Conversation.is_pinned.is_(True))
     if uncategorized:
@@ -208,25 +207,34 @@ def list_conversations_query(
     return visible_conversations(user_id, *criteria).options(selectinload(Conversation.participants))
 
 
-def get_conversation(conversation_id, *, user_id, must_own=False):
-    """The conversation if `user_id` may see it (404 otherwise); `must_own` also needs ownership (403)."""
+def get_conversation(conversation_id, *, user_id, must_own=False, field=None):
+    """The conversation if `user_id` may see it (404 otherwise); `must_own` also needs ownership (403).
+
+    `field` names the payload field the id came from: an unknown one is then a 422 naming it.
+    """
     ident = parse_uuid(conversation_id)
     conversation = None
     if ident is not None:
         conversation = db.session.scalar(visible_conversations(user_id, Conversation.id == ident))
     if conversation is None:
+        if field is not None:
+            raise _unknown(field, f"Conversation {conversation_id} does not exist in this workspace.")
         raise NotFound("Conversation not found.")
     if must_own and conversation.owner_id != user_id:
         raise Forbidden("Only the owner of this conversation can do that.")
     return conversation
 
 
-def _folder_for(folder_id, user_id):
-    if folder_id is None:
-        return None
-    folder = get_in_workspace_or_404(ChatFolder, folder_id)
-    if folder.owner_id != user_id:
-        raise NotFound("Folder not found.")
+def _unknown(field, message):
+    return ValidationFailed(details=[{"field": field, "message": message}])
+
+
+def _folder_for(folder_id, user_id, *, field="folder_id"):
+    """The caller's folder named in a payload or query (another member's is unknown too: 422)."""
+    message = f"Folder {folder_id} is not one of your folders."
+    folder = resolve_reference(ChatFolder, folder_id, field=field, message=message)
+    if folder is not None and folder.owner_id != user_id:
+        raise _unknown(field, message)
     return folder
 
 
@@ -313,9 +321,7 @@ def delete_conversation(conversation, *, soft=False):
 
 
 def messages_query(conversation):
-    return sa.select(Message).where(
-        Message.conversation_id == conversation.id, Message.workspace_id == conversation.workspace_id
-    )
+    return sa.select(Message).where(Message.conversation_id == conversation.id)
 
 
 def ordered_messages(conversation, *, include_superseded=True):
@@ -327,10 +333,7 @@ def ordered_messages(conversation, *, include_superseded=True):
 
 def get_message(message_id, *, user_id):
     """A message in a conversation `user_id` may see (404 otherwise)."""
-    ident = parse_uuid(message_id)
-    message = db.session.get(Message, ident) if ident else None
-    if message is None or str(message.workspace_id) != str(current_workspace_id()):
-        raise NotFound("Message not found.")
+    message = get_or_404(Message, message_id, message="Message not found.")
     try:
         get_conversation(message.conversation_id, user_id=user_id)
     except NotFound:
@@ -341,8 +344,9 @@ def get_message(message_id, *, user_id):
 def _attachment_entries(conversation, file_ids):
     """Validate attachment ids: files uploaded into this conversation (platform storage ids)."""
     entries = []
-    for raw in file_ids or ():
-        ident = parse_uuid(raw.get("file_id") if isinstance(raw, dict) else raw)
+    for index, raw in enumerate(file_ids or ()):
+        file_id = raw.get("file_id") if isinstance(raw, dict) else raw
+        ident = parse_uuid(file_id)
         attachment = (
             db.session.scalar(
                 sa.select(ChatAttachment).where(
@@ -353,7 +357,7 @@ def _attachment_entries(conversation, file_ids):
             else None
         )
         if attachment is None:
-            raise NotFound("Attachment not found in this conversation.")
+            raise _unknown(f"attachments.{index}", f"File {file_id} was not uploaded to this conversation.")
         entries.append(
             {
                 "file_id": str(attachment.file_id),
@@ -374,6 +378,7 @@ def add_message(
     attachments=None,
     tool_calls=None,
     tool_call_id=None,
+    parent=None,
     parent_id=None,
     status=COMPLETE,
     provider=None,
@@ -382,20 +387,26 @@ def add_message(
 ):
     """Append a message; the first user message names an untitled conversation.
 
+    It follows `parent` (a message the caller holds, e.g. the question a reply answers), else
+    `parent_id` (one a client named: it must be in this conversation, else a 422), else the
+    latest message of the active history.
+
     `index=False` leaves making it searchable to whoever finishes the turn: a question answered by
     a streamed reply is indexed by the reply's job, so its embedding is not computed while the
     asker waits for the first frame.
     """
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}.")
-    if parent_id is None:
-        last = db.session.scalar(
+    if parent is None and parent_id is not None:
+        parent = _parent_in(conversation, parent_id)
+    if parent is None:
+        parent = db.session.scalar(
             messages_query(conversation)
             .where(Message.superseded.is_(False))
             .order_by(Message.created_at.desc(), Message.id.desc())
             .limit(1)
         )
-        parent_id = last.id if last else None
+    parent_id = parent.id if parent is not None else None
     now = utcnow()
     # Id and times are set here, not by the flush, so nothing needs flushing yet: a turn's messages,
     # the conversation's update and the reply's job then reach the database in one flush.
@@ -425,6 +436,15 @@ def add_message(
         index_message(message)
     publish_event(conversation.id, message_event(message))
     return message
+
+
+def _parent_in(conversation, parent_id):
+    """The message a new one follows: it must be in the same conversation (422 on parent_id)."""
+    message = f"Message {parent_id} is not in this conversation."
+    parent = resolve_reference(Message, parent_id, field="parent_id", message=message)
+    if parent.conversation_id != conversation.id:
+        raise _unknown("parent_id", message)
+    return parent
 
 
 def message_event(message, event_type="message.created"):
@@ -494,7 +514,7 @@ def branch_conversation(conversation, *, user_id, message_id=None, title=None):
         ident = parse_uuid(message_id)
         cut = next((i for i, m in enumerate(history) if m.id == ident), None)
         if cut is None:
-            raise NotFound("Message not found in this conversation.")
+            raise _unknown("message_id", f"Message {message_id} is not in this conversation's history.")
         history = history[: cut + 1]
     branch = create_conversation(
         user_id=user_id,
@@ -540,23 +560,17 @@ def branch_conversation(conversation, *, user_id, message_id=None, title=None):
 
 
 def share_conversation(conversation, *, user_id, added_by_id):
-    """Add an active member of the workspace as a participant (anyone else is a 404)."""
+    """Add an active member of the workspace as a participant (anyone else: 422 on user_id)."""
     from narrative.identity.models import Member
 
     target = parse_uuid(user_id)
     member = (
-        db.session.scalar(
-            sa.select(Member).where(
-                Member.workspace_id == conversation.workspace_id,
-                Member.user_id == target,
-                Member.status == "active",
-            )
-        )
+        db.session.scalar(sa.select(Member).where(Member.user_id == target, Member.status == "active"))
         if target
         else None
     )
     if member is None:
-        raise NotFound("User not found in this workspace.")
+        raise _unknown("user_id", f"User {user_id} is not an active member of this workspace.")
     existing = db.session.scalar(
         sa.select(ConversationParticipant).where(
             ConversationParticipant.conversation_id == conversation.id,
@@ -626,7 +640,6 @@ def list_folders(user_id):
         db.session.execute(
             sa.select(Conversation.folder_id, sa.func.count(Conversation.id))
             .where(
-                Conversation.workspace_id == current_workspace_id(),
                 Conversation.owner_id == user_id,
                 Conversation.deleted_at.is_(None),
                 Conversation.folder_id.is_not(None),
@@ -643,7 +656,7 @@ def list_folders(user_id):
 
 
 def get_folder(folder_id, *, user_id):
-    folder = get_in_workspace_or_404(ChatFolder, folder_id)
+    folder = get_or_404(ChatFolder, folder_id)
     if folder.owner_id != user_id:
         raise NotFound("Folder not found.")
     folder.conversation_count = db.session.scalar(
@@ -692,8 +705,11 @@ def delete_folder(folder):
 def reorder_folders(*, user_id, folder_ids):
     folders = {f.id: f for f in db.session.scalars(folders_query(user_id)).all()}
     wanted = [parse_uuid(i) for i in folder_ids]
-    if any(i not in folders for i in wanted) or len(set(wanted)) != len(wanted):
-        raise NotFound("Folder not found.")
+    for index, (raw, ident) in enumerate(zip(folder_ids, wanted, strict=True)):
+        if ident not in folders:
+            raise _unknown(f"folder_ids.{index}", f"Folder {raw} is not one of your folders.")
+    if len(set(wanted)) != len(wanted):
+        raise _unknown("folder_ids", "Each folder may be named once.")
     # Folders left out keep their relative order after the listed ones.
     rest = sorted((f for i, f in folders.items() if i not in wanted), key=lambda f: f.position)
     for position, folder in enumerate([folders[i] for i in wanted] + rest):
@@ -712,7 +728,6 @@ def search_messages(*, user_id, query, limit=20):
         sa.select(Message, Conversation.title)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(
-            Message.workspace_id == current_workspace_id(),
             Message.conversation_id.in_(visible),
             Message.content.ilike(f"%{query.strip()}%"),
         )
@@ -745,7 +760,6 @@ def suggestion_topics(*, user_id, limit=12):
     recent = db.session.scalars(
         sa.select(Message.content)
         .where(
-            Message.workspace_id == current_workspace_id(),
             Message.author_id == user_id,
             Message.role == "user",
         )

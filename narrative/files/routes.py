@@ -15,6 +15,7 @@ from werkzeug.wsgi import wrap_file
 from narrative.extensions import db
 from narrative.platform.errors import NotFound
 from narrative.platform.storage import StoredFile, open_file, verify_download
+from narrative.platform.tenancy import all_workspaces
 
 downloads = Blueprint("files", __name__)
 
@@ -31,7 +32,8 @@ def download(file_id):
     """Stream one stored file as an attachment."""
     filename = request.args.get("filename")
     verify_download(file_id, exp=request.args.get("exp"), sig=request.args.get("sig"), filename=filename)
-    stored = db.session.get(StoredFile, file_id)
+    with all_workspaces():  # a public link: the signature, not a caller, grants the file
+        stored = db.session.get(StoredFile, file_id)
     if stored is None:
         raise NotFound("This file no longer exists.")
     try:

@@ -50,6 +50,7 @@ from narrative.platform.caller import API_KEY, USER, Caller, current_caller, reg
 from narrative.platform.errors import Forbidden, Unauthorized, error_response
 from narrative.platform.models import parse_uuid, utcnow
 from narrative.platform.redis import get_redis
+from narrative.platform.tenancy import WorkspaceRequired, all_workspaces
 
 API_KEY_PREFIX = "sk_"
 EXECUTION_TOKEN_PREFIX = "sxt_"
@@ -69,11 +70,6 @@ def _request_cache():
 class NotAMember(Forbidden):
     code = "not_a_member"
     message = "You are not a member of this workspace."
-
-
-class WorkspaceRequired(Forbidden):
-    code = "workspace_required"
-    message = "Choose a workspace for this request (x-workspace-id header)."
 
 
 class InvalidApiKey(Unauthorized):
@@ -143,7 +139,8 @@ def _jwt_caller(raw):
 
 
 def _api_key_caller(raw):
-    key = db.session.scalar(db.select(ApiKey).filter_by(key_hash=hash_secret(raw)))
+    with all_workspaces():  # the key names its workspace: it is not known before this lookup
+        key = db.session.scalar(db.select(ApiKey).filter_by(key_hash=hash_secret(raw)))
     if key is None or not key.is_usable:
         raise InvalidApiKey()
     member = _active_member(key.workspace_id, key.user_id)
@@ -176,16 +173,18 @@ def _touch_api_key(key):
 def _active_member(workspace_id, user_id):
     if workspace_id is None or user_id is None:
         return None
-    return db.session.scalar(
-        db.select(Member)
-        .join(Workspace, Workspace.id == Member.workspace_id)
-        .where(
-            Member.workspace_id == workspace_id,
-            Member.user_id == user_id,
-            Member.status == "active",
-            Workspace.deleted_at.is_(None),
+    # Resolving the caller: the membership decides which workspace is in scope.
+    with all_workspaces():
+        return db.session.scalar(
+            db.select(Member)
+            .join(Workspace, Workspace.id == Member.workspace_id)
+            .where(
+                Member.workspace_id == workspace_id,
+                Member.user_id == user_id,
+                Member.status == "active",
+                Workspace.deleted_at.is_(None),
+            )
         )
-    )
 
 
 def switch_workspace(workspace_id):

@@ -6,6 +6,7 @@ from narrative.identity.assistant_service import SIGNUP_MODES, SIGNUP_ROLES
 from narrative.identity.models import TEAM_ROLES
 from narrative.identity.schemas import SessionSchema, UserSchema, avatar_link
 from narrative.platform.pagination import PageArgs
+from narrative.platform.schemas import Schema
 
 
 def _first_present(data, target, aliases):
@@ -17,7 +18,7 @@ def _first_present(data, target, aliases):
     return data
 
 
-class OrganisationSummarySchema(ma.Schema):
+class OrganisationSummarySchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     slug = ma.fields.String()
@@ -31,7 +32,7 @@ class OrganisationBriefSchema(OrganisationSummarySchema):
 # --- setup and login -----------------------------------------------------------------------------
 
 
-class SignupSettingsSchema(ma.Schema):
+class SignupSettingsSchema(Schema):
     enabled = ma.fields.Boolean(
         metadata={"description": "Whether anyone may sign up (invitations always work)"}
     )
@@ -47,7 +48,7 @@ class SignupSettingsSchema(ma.Schema):
     )
 
 
-class SetupStatusSchema(ma.Schema):
+class SetupStatusSchema(Schema):
     bootstrapped = ma.fields.Boolean(metadata={"description": "An administrator exists: setup is done"})
     setup_required = ma.fields.Boolean()
     completed_at = ma.fields.String(allow_none=True)
@@ -61,7 +62,7 @@ class SetupStatusSchema(ma.Schema):
     signup = ma.fields.Nested(SignupSettingsSchema, allow_none=True)
 
 
-class SetupSchema(ma.Schema):
+class SetupSchema(Schema):
     email = ma.fields.String(
         required=True, metadata={"description": "The administrator's email (or username)"}
     )
@@ -79,7 +80,7 @@ class AssistantSessionSchema(SessionSchema):
     organization = ma.fields.Nested(OrganisationBriefSchema, allow_none=True)
 
 
-class AdminLoginSchema(ma.Schema):
+class AdminLoginSchema(Schema):
     username = ma.fields.String(required=True, metadata={"description": "The administrator's email"})
     password = ma.fields.String(required=True, load_only=True)
 
@@ -91,7 +92,7 @@ class AdminLoginSchema(ma.Schema):
 # --- signup and the waitlist --------------------------------------------------------------------
 
 
-class _OrganisationChoice(ma.Schema):
+class _OrganisationChoice(Schema):
     organization = ma.fields.String(
         load_default=None,
         metadata={"description": "Organisation id or slug (default: the installation's organisation)"},
@@ -130,7 +131,7 @@ class PendingSignupSchema(_OrganisationChoice):
     )
 
 
-class AssistantSignupResultSchema(ma.Schema):
+class AssistantSignupResultSchema(Schema):
     status = ma.fields.String(metadata={"description": "active (signed in) or pending (on the waitlist)"})
     message = ma.fields.String()
     user = ma.fields.Nested(UserSchema)
@@ -141,7 +142,7 @@ class AssistantSignupResultSchema(ma.Schema):
     expires_in = ma.fields.Integer(allow_none=True)
 
 
-class AssistantInvitationSchema(ma.Schema):
+class AssistantInvitationSchema(Schema):
     email = ma.fields.String()
     name = ma.fields.String(allow_none=True)
     role = ma.fields.String()
@@ -152,7 +153,7 @@ class AssistantInvitationSchema(ma.Schema):
     user_exists = ma.fields.Boolean()
 
 
-class WaitlistEntrySchema(ma.Schema):
+class WaitlistEntrySchema(Schema):
     user_id = ma.fields.UUID()
     email = ma.fields.String(attribute="user.email")
     name = ma.fields.String(attribute="user.name", allow_none=True)
@@ -161,7 +162,7 @@ class WaitlistEntrySchema(ma.Schema):
     requested_at = ma.fields.DateTime(attribute="created_at")
 
 
-class WaitlistDecisionSchema(ma.Schema):
+class WaitlistDecisionSchema(Schema):
     ok = ma.fields.Boolean()
     user_id = ma.fields.UUID()
     status = ma.fields.String(metadata={"description": "active, invited (activation email sent) or rejected"})
@@ -176,13 +177,13 @@ class CurrentUserSchema(UserSchema):
     language = ma.fields.Function(lambda user: user.locale, allow_none=True)
 
 
-class GroupBriefSchema(ma.Schema):
+class GroupBriefSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     role = ma.fields.String(metadata={"description": "lead or member"})
 
 
-class AssistantPermissionsSchema(ma.Schema):
+class AssistantPermissionsSchema(Schema):
     user_id = ma.fields.UUID()
     organization_id = ma.fields.UUID(allow_none=True)
     role = ma.fields.String(allow_none=True)
@@ -195,19 +196,19 @@ class AssistantPermissionsSchema(ma.Schema):
     features = ma.fields.List(ma.fields.String(), metadata={"description": "Features of the licence tier"})
 
 
-class UpdateProfileSchema(ma.Schema):
+class UpdateProfileSchema(Schema):
     name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     avatar = ma.fields.URL(allow_none=True, validate=ma.validate.Length(max=1000))
     language = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20))
 
 
-class SessionTokenSchema(ma.Schema):
+class SessionTokenSchema(Schema):
     session_token = ma.fields.String(metadata={"description": "Single use; hand it to the iframe at once"})
     expires_in = ma.fields.Integer()
     expires_at = ma.fields.DateTime()
 
 
-class OkSchema(ma.Schema):
+class OkSchema(Schema):
     ok = ma.fields.Boolean()
     message = ma.fields.String()
 
@@ -215,7 +216,7 @@ class OkSchema(ma.Schema):
 # --- users ----------------------------------------------------------------------------------------
 
 
-class OrgUserSchema(ma.Schema):
+class OrgUserSchema(Schema):
     """A user of the organisation: the account and its membership."""
 
     id = ma.fields.UUID(attribute="user_id", metadata={"description": "The user's id"})
@@ -243,13 +244,13 @@ class UsersQueryArgsSchema(PageArgs):
     include_deleted = ma.fields.Boolean(load_default=False)
 
 
-class UserInviteSchema(ma.Schema):
+class UserInviteSchema(Schema):
     email = ma.fields.String(required=True)
     role = ma.fields.String(load_default="member")
     name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
-class OrgUserUpdateSchema(ma.Schema):
+class OrgUserUpdateSchema(Schema):
     role = ma.fields.String()
     status = ma.fields.String(validate=ma.validate.OneOf(("active", "deactivated")))
     title = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
@@ -258,7 +259,7 @@ class OrgUserUpdateSchema(ma.Schema):
 # --- the organisation and its groups -----------------------------------------------------------
 
 
-class OrganisationSchema(ma.Schema):
+class OrganisationSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     slug = ma.fields.String()
@@ -273,7 +274,7 @@ class OrganisationSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class OrganisationUpdateSchema(ma.Schema):
+class OrganisationUpdateSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     is_public = ma.fields.Boolean()
     default_language = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20))
@@ -283,14 +284,14 @@ class OrganisationUpdateSchema(ma.Schema):
     )
 
 
-class PublicOrganisationSchema(ma.Schema):
+class PublicOrganisationSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     slug = ma.fields.String()
     logo_file_id = ma.fields.UUID(allow_none=True)
 
 
-class GroupMemberSchema(ma.Schema):
+class GroupMemberSchema(Schema):
     user_id = ma.fields.UUID()
     member_id = ma.fields.UUID()
     email = ma.fields.String()
@@ -298,7 +299,7 @@ class GroupMemberSchema(ma.Schema):
     role = ma.fields.String(metadata={"description": "lead or member"})
 
 
-class GroupSchema(ma.Schema):
+class GroupSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     description = ma.fields.String(allow_none=True)
@@ -312,18 +313,18 @@ class GroupsQueryArgsSchema(PageArgs):
     search = ma.fields.String(load_default=None)
 
 
-class GroupCreateSchema(ma.Schema):
+class GroupCreateSchema(Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     description = ma.fields.String(load_default=None, allow_none=True)
     color = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=20))
 
 
-class GroupUpdateSchema(ma.Schema):
+class GroupUpdateSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     description = ma.fields.String(allow_none=True)
     color = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20))
 
 
-class GroupMemberAddSchema(ma.Schema):
+class GroupMemberAddSchema(Schema):
     user_id = ma.fields.UUID(required=True)
     role = ma.fields.String(load_default="member", validate=ma.validate.OneOf(TEAM_ROLES))

@@ -50,7 +50,7 @@ from narrative.licensing import service as licensing
 from narrative.platform.email import send_email
 from narrative.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from narrative.platform.models import parse_uuid, utcnow
-from narrative.platform.tenancy import tenant_select
+from narrative.platform.tenancy import all_workspaces, tenant_select, workspace_scope
 
 MEMBER_WAITLISTED = "waitlisted"
 SIGNUP_MODES = ("open", "invite_only", "waitlist")
@@ -171,26 +171,24 @@ def run_setup(*, email, password, name=None, organization_name=None):
     ).strip() or f"{name or user.email.split('@')[0]}'s organisation"
     workspace = create_workspace(name=organisation_name, owner=user)
     now = utcnow()
-    db.session.add(
-        PlatformSetting(
-            key=SETUP,
-            value={
-                "completed_at": now.isoformat(),
-                "admin_user_id": str(user.id),
-                "organization_id": str(workspace.id),
-            },
-        )
-    )
     try:
-        db.session.flush()
+        # The primary key of the one "setup" row decides a race between two setup requests.
+        with db.session.begin_nested():
+            db.session.add(
+                PlatformSetting(
+                    key=SETUP,
+                    value={
+                        "completed_at": now.isoformat(),
+                        "admin_user_id": str(user.id),
+                        "organization_id": str(workspace.id),
+                    },
+                )
+            )
     except IntegrityError:
-        # Another setup request won the race for the one "setup" row.
-        db.session.rollback()
         raise SetupCompleted() from None
     user.email_verified_at = now
     user.last_login_at = now
     pair = auth_service.start_session(user=user, workspace_id=workspace.id)
-    db.session.commit()
     return user, workspace, pair
 
 
@@ -201,7 +199,6 @@ def admin_login(*, username, password):
         raise NotPlatformAdmin()
     user.last_login_at = utcnow()
     pair = auth_service.start_session(user=user)
-    db.session.commit()
     return user, pair
 
 
@@ -237,7 +234,6 @@ def update_signup_settings(*, workspace, changes):
     updated = {**current, **{k: v for k, v in changes.items() if k in DEFAULT_SIGNUP}}
     # A new dict, so the JSON column sees the change.
     workspace.settings = {**(workspace.settings or {}), "signup": updated}
-    db.session.commit()
     return updated
 
 
@@ -309,11 +305,10 @@ def _account_for_signup(*, email, password, name, status):
 
 
 def _seat_check(workspace):
+    """The licence's user limit of `workspace`, which is the workspace in scope."""
     used = db.session.scalar(
         sa.select(sa.func.count(Member.id)).where(
-            Member.workspace_id == workspace.id,
-            Member.status.in_((MEMBER_ACTIVE, MEMBER_INVITED)),
-            Member.removed_at.is_(None),
+            Member.status.in_((MEMBER_ACTIVE, MEMBER_INVITED)), Member.removed_at.is_(None)
         )
     )
     licensing.check_limit(workspace_id=workspace.id, limit="users", current=used)
@@ -325,10 +320,15 @@ def signup(*, email, password, name=None, organization=None, invite_token=None):
         user, member, workspace, pair = workspaces_service.accept(
             token=invite_token, password=password, name=name
         )
-        db.session.commit()
         return SignupOutcome("active", user, workspace, member, pair)
     email = normalise_email(email)
     workspace = target_organisation(organization)
+    # Nobody is signed in: the organisation asked for is the workspace this signup works in.
+    with workspace_scope(workspace.id):
+        return _join_open_organisation(workspace=workspace, email=email, password=password, name=name)
+
+
+def _join_open_organisation(*, workspace, email, password, name):
     settings = signup_settings(workspace)
     if not settings["enabled"]:
         raise SignupDisabled()
@@ -340,14 +340,13 @@ def signup(*, email, password, name=None, organization=None, invite_token=None):
     if not password:
         raise ValidationFailed(details=[{"field": "password", "message": "Choose a password."}])
     user, _ = _account_for_signup(email=email, password=password, name=name, status=USER_ACTIVE)
-    existing = member_of(workspace_id=workspace.id, user_id=user.id)
+    existing = member_of(user.id)
     if existing is not None:
         _existing_membership_conflict(existing)
     _seat_check(workspace)
     member = add_member(workspace=workspace, user=user, role=settings["default_role"])
     user.last_login_at = utcnow()
     pair = auth_service.start_session(user=user, workspace_id=workspace.id)
-    db.session.commit()
     return SignupOutcome("active", user, workspace, member, pair)
 
 
@@ -355,6 +354,12 @@ def join_waitlist(*, email, name=None, password=None, organization=None):
     """Ask to join an organisation whose sign-up is a waitlist; an admin decides later."""
     email = normalise_email(email)
     workspace = target_organisation(organization)
+    # Nobody is signed in: the organisation asked for is the workspace this request works in.
+    with workspace_scope(workspace.id):
+        return _wait_for_organisation(workspace=workspace, email=email, password=password, name=name)
+
+
+def _wait_for_organisation(*, workspace, email, password, name):
     settings = signup_settings(workspace)
     if not settings["enabled"]:
         raise SignupDisabled()
@@ -369,13 +374,12 @@ def join_waitlist(*, email, name=None, password=None, organization=None):
         )
     _check_email_domain(settings, email)
     user, _ = _account_for_signup(email=email, password=password, name=name, status=USER_PENDING)
-    existing = member_of(workspace_id=workspace.id, user_id=user.id)
+    existing = member_of(user.id)
     if existing is not None:
         _existing_membership_conflict(existing)
     member = add_member(
         workspace=workspace, user=user, role=settings["default_role"], status=MEMBER_WAITLISTED
     )
-    db.session.commit()
     return SignupOutcome("pending", user, workspace, member)
 
 
@@ -419,7 +423,6 @@ def approve_waitlist_entry(*, user_id, actor):
             workspace_id=workspace.id,
             kind="waitlist_approved",
         )
-    db.session.commit()
     return member
 
 
@@ -431,7 +434,6 @@ def reject_waitlist_entry(*, user_id):
     db.session.flush()
     if user.status == USER_PENDING and members_service.workspace_count(user.id) == 0:
         db.session.delete(user)
-    db.session.commit()
 
 
 # --- public organisations ---------------------------------------------------------------------
@@ -451,7 +453,6 @@ def issue_session_token(*, user, workspace_id):
     row, raw = tokens.create_one_time_token(
         purpose=SESSION, expires_in=SESSION_TOKEN_SECONDS, user_id=user.id, workspace_id=workspace_id
     )
-    db.session.commit()
     return raw, row
 
 
@@ -462,7 +463,6 @@ def exchange_session_token(*, token):
     if user is None or not user.is_active:
         raise tokens.InvalidOneTimeToken()
     pair = auth_service.start_session(user=user, workspace_id=row.workspace_id)
-    db.session.commit()
     return user, pair
 
 
@@ -472,9 +472,7 @@ def exchange_session_token(*, token):
 def organisation_view(workspace):
     settings = workspace.settings or {}
     member_count = db.session.scalar(
-        sa.select(sa.func.count(Member.id)).where(
-            Member.workspace_id == workspace.id, Member.status == MEMBER_ACTIVE
-        )
+        sa.select(sa.func.count(Member.id)).where(Member.status == MEMBER_ACTIVE)
     )
     return {
         "id": workspace.id,
@@ -514,7 +512,6 @@ def update_organisation(*, workspace, changes):
         else:
             settings[key] = value
     workspace.settings = settings
-    db.session.commit()
     return workspace
 
 
@@ -550,13 +547,11 @@ def invite_user(*, workspace, actor_member, email, role="member", name=None):
     )
     if name and not member.user.name:
         member.user.name = name
-    db.session.commit()
     return member
 
 
 def update_user(*, actor_member, member, changes):
     members_service.update_member(actor_member=actor_member, member=member, changes=changes)
-    db.session.commit()
     return member
 
 
@@ -564,34 +559,35 @@ def deactivate_user(*, actor_member, member):
     """Soft delete: the membership is deactivated and kept (an unaccepted invitation disappears)."""
     if member.id == actor_member.id:
         raise Conflict("You cannot remove yourself from the organisation here.")
-    result = members_service.remove_member(actor_member=actor_member, member=member)
-    db.session.commit()
-    return result
+    return members_service.remove_member(actor_member=actor_member, member=member)
 
 
 # --- my permissions -----------------------------------------------------------------------------
 
 
 def my_groups(*, user_id, workspace_id):
+    """The user's groups in the request's workspace (`workspace_id`; None: no groups)."""
     if workspace_id is None:
         return []
     rows = db.session.execute(
         sa.select(Team, TeamMember.role)
         .join(TeamMember, TeamMember.team_id == Team.id)
         .join(Member, Member.id == TeamMember.member_id)
-        .where(Team.workspace_id == workspace_id, Member.user_id == user_id)
+        .where(Member.user_id == user_id)
         .order_by(Team.name)
     ).all()
     return [{"id": team.id, "name": team.name, "role": role} for team, role in rows]
 
 
 def my_organisations(user_id):
-    rows = db.session.execute(
-        sa.select(Workspace, Member.role)
-        .join(Member, Member.workspace_id == Workspace.id)
-        .where(Member.user_id == user_id, Member.status == MEMBER_ACTIVE, Workspace.deleted_at.is_(None))
-        .order_by(Workspace.name)
-    ).all()
+    # "My organisations": the user's memberships in every workspace, not only the request's.
+    with all_workspaces():
+        rows = db.session.execute(
+            sa.select(Workspace, Member.role)
+            .join(Member, Member.workspace_id == Workspace.id)
+            .where(Member.user_id == user_id, Member.status == MEMBER_ACTIVE, Workspace.deleted_at.is_(None))
+            .order_by(Workspace.name)
+        ).all()
     return [
         {"id": ws.id, "name": ws.name, "slug": ws.slug, "plan": ws.plan, "role": role} for ws, role in rows
     ]
@@ -635,9 +631,19 @@ def group_views(teams):
     ]
 
 
-def active_member_for_user(user_id):
-    """The organisation's membership of `user_id` (for adding to or removing from a group); 404 otherwise."""
-    member = member_for_user(user_id)
-    if member.removed_at is not None:
+def active_member_for_user(user_id, *, field=None):
+    """The organisation's membership of `user_id` (for adding to or removing from a group).
+
+    404 otherwise, or 422 naming `field` when the id came in the payload.
+    """
+    try:
+        member = member_for_user(user_id)
+    except NotFound:
+        member = None
+    if member is None or member.removed_at is not None:
+        if field is not None:
+            raise ValidationFailed(
+                details=[{"field": field, "message": "No user of this organisation has this id."}]
+            )
         raise NotFound("User not found.")
     return member

@@ -43,6 +43,7 @@ from narrative.platform.errors import (
 from narrative.platform.models import utcnow
 from narrative.platform.ratelimit import hit
 from narrative.platform.redis import get_redis
+from narrative.platform.tenancy import all_workspaces
 
 FAILED_LOGINS_LIMIT = "100/hour"
 FAILED_LOGINS_SCOPE = "login-failures"
@@ -102,7 +103,9 @@ def default_membership(user, preferred_workspace_id=None):
         .where(Member.user_id == user.id, Member.status == MEMBER_ACTIVE, Workspace.deleted_at.is_(None))
         .order_by(Member.joined_at.is_(None), Member.joined_at, Member.created_at)
     )
-    members = db.session.scalars(query).all()
+    # The user's own memberships across workspaces: a session may start in any of them.
+    with all_workspaces():
+        members = db.session.scalars(query).all()
     for member in members:
         if preferred_workspace_id is not None and member.workspace_id == preferred_workspace_id:
             return member
@@ -176,7 +179,6 @@ def login(*, email=None, password=None, workspace_id=None, mfa_token=None, mfa_c
         mfa.require_second_factor(user=user, code=mfa_code, workspace_id=workspace_id)
     user.last_login_at = utcnow()
     pair = start_session(user=user, workspace_id=workspace_id)
-    db.session.commit()
     return user, pair
 
 
@@ -184,9 +186,7 @@ def refresh(*, refresh_token):
     """Rotate a refresh token (reuse of a spent one ends the session)."""
     if not refresh_token:
         raise tokens.InvalidToken("A refresh token is required.")
-    pair = tokens.rotate_refresh_token(refresh_token=refresh_token, resolve_role=_resolve_role)
-    db.session.commit()
-    return pair
+    return tokens.rotate_refresh_token(refresh_token=refresh_token, resolve_role=_resolve_role)
 
 
 def logout(*, caller):
@@ -197,7 +197,6 @@ def logout(*, caller):
     session_id = caller.extra.get("session_id")
     if session_id:
         tokens.revoke_family(family_id=session_id)
-    db.session.commit()
 
 
 # --- signup and registration ------------------------------------------------------------------
@@ -216,15 +215,12 @@ def signup(*, email, password, company_name, name=None, payment_method_id=None):
     workspace = create_workspace(name=company_name.strip(), owner=user)
     user.last_login_at = utcnow()
     pair = tokens.issue_tokens(user=user, workspace_id=workspace.id, role="owner")
-    db.session.commit()
     return user, workspace, pair, None
 
 
 def register(*, email, password, name=None):
     """Legacy registration: an active user with no workspace (signup is the full flow)."""
-    user = create_account(email=email, password=password, name=name)
-    db.session.commit()
-    return user
+    return create_account(email=email, password=password, name=name)
 
 
 # --- activation (invited users set their password) -------------------------------------------
@@ -276,28 +272,27 @@ def complete_activation(*, token, password):
     user.password_changed_at = now
     user.status = USER_ACTIVE
     user.email_verified_at = user.email_verified_at or now
-    member = db.session.scalar(db.select(Member).filter_by(workspace_id=row.workspace_id, user_id=user.id))
+    # Nobody is signed in yet: the link names the workspace whose membership it activates.
+    with all_workspaces():
+        member = db.session.scalar(
+            db.select(Member).filter_by(workspace_id=row.workspace_id, user_id=user.id)
+        )
     if member is not None and member.status == MEMBER_INVITED:
         member.status = MEMBER_ACTIVE
         member.joined_at = now
     user.last_login_at = now
     pair = start_session(user=user, workspace_id=row.workspace_id)
-    db.session.commit()
     return user, pair
 
 
 def resend_activation(*, actor, workspace, target=None):
-    """Send the activation email again, to `target` (a pending member) or the actor themself."""
+    """Send the activation email again, to `target` (a member of the workspace) or the actor themself."""
     target = target or actor
     if target.status == USER_ACTIVE and target.password_hash:
         raise Conflict("This account is already active.")
-    member = db.session.scalar(db.select(Member).filter_by(workspace_id=workspace.id, user_id=target.id))
-    if member is None:
-        raise Forbidden("This user is not a member of the workspace.")
     send_activation_email(
         user=target, workspace=workspace, invited_by=actor if actor.id != target.id else None
     )
-    db.session.commit()
     return target
 
 
@@ -325,7 +320,6 @@ def request_password_reset(*, email):
         ),
         kind="password_reset",
     )
-    db.session.commit()
     return raw
 
 
@@ -348,7 +342,6 @@ def reset_password(*, token, password):
     user.email_verified_at = user.email_verified_at or utcnow()
     if user.status == USER_PENDING:
         user.status = USER_ACTIVE
-    db.session.commit()
     return user
 
 
@@ -385,7 +378,6 @@ def exchange_impersonation_token(*, token):
     if user is None or not user.is_active:
         raise tokens.InvalidOneTimeToken()
     pair = start_session(user=user, workspace_id=row.workspace_id, impersonator_id=row.created_by_id)
-    db.session.commit()
     return user, pair
 
 
@@ -412,5 +404,4 @@ def clerk_check(*, presented_secret, email=None, clerk_id=None):
         user.clerk_id = clerk_id
     user.last_login_at = utcnow()
     pair = start_session(user=user)
-    db.session.commit()
     return True, user, pair

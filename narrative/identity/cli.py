@@ -2,8 +2,8 @@
 
 import click
 
-from narrative.extensions import db
 from narrative.identity.service import create_api_key, create_user, find_user_by_email
+from narrative.platform import unit_of_work
 from narrative.platform.errors import ApiError
 
 
@@ -22,7 +22,7 @@ def register_cli(group):
             )
         except ApiError as exc:
             raise click.ClickException(_describe(exc)) from None
-        db.session.commit()
+        unit_of_work.commit()
         membership = user.memberships[0]
         click.echo(f"Created {user.email} ({membership.role} of {membership.workspace.name!r}, id {user.id})")
 
@@ -38,7 +38,7 @@ def register_cli(group):
             key, raw_key = create_api_key(user=user, name=name)
         except ApiError as exc:
             raise click.ClickException(_describe(exc)) from None
-        db.session.commit()
+        unit_of_work.commit()
         click.echo(raw_key)
         click.echo(f"(key {key.id} for workspace {key.workspace_id}; it will not be shown again)", err=True)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 # OneTimeToken.purpose
 ACTIVATION = "activation"
@@ -72,7 +73,7 @@ class OneTimeToken(IdMixin, db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ApiKey(IdMixin, TimestampMixin, db.Model):
+class ApiKey(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     """An `sk_` key: only its SHA-256 is stored; `prefix` is what lists show to tell keys apart."""
 
     __tablename__ = "api_keys"

@@ -1,7 +1,8 @@
 """Two-step sign-in: TOTP codes (RFC 6238) from an authenticator app, and one-time backup codes.
 
 The algorithm is the standard one every authenticator app speaks: HMAC-SHA1 over the number of
-30-second steps since the Unix epoch, dynamically truncated to 6 digits (RFC 4226). A code is
+30-second steps since the Unix epoch, dynamically truncated to 6 digits (RFC 4226). The codes,
+their check and the otpauth:// URI come from pyotp rather than our own HMAC code. A code is
 accepted for its own step and one step either side (clocks of phones drift), and never twice: the
 last step a user spent is remembered in Redis (`identity:mfa:last-step:<user>`), and any code of
 that step or an earlier one is refused. The memory only has to outlive the acceptance window (a
@@ -23,15 +24,11 @@ trying: with three codes valid at a time, ten tries per ten minutes gives about 
 nine million per day.
 """
 
-import base64
-import hashlib
-import hmac
 import secrets
-import struct
 import time
 import uuid
-from urllib.parse import quote, urlencode
 
+import pyotp
 from flask import current_app
 
 from narrative.extensions import db
@@ -39,6 +36,7 @@ from narrative.identity import tokens
 from narrative.identity.credential_models import MFA_CHALLENGE
 from narrative.identity.models import User
 from narrative.identity.passwords import hash_password, verify_password
+from narrative.platform import unit_of_work
 from narrative.platform.errors import ApiError, Conflict, Forbidden, ValidationFailed
 from narrative.platform.models import utcnow
 from narrative.platform.ratelimit import check
@@ -47,7 +45,8 @@ from narrative.platform.redis import get_redis
 STEP_SECONDS = 30
 DIGITS = 6
 DRIFT_STEPS = 1
-SECRET_BYTES = 20  # 160 bits, the size RFC 4226 recommends for HMAC-SHA1
+# 32 base32 characters = 160 bits, the size RFC 4226 recommends for HMAC-SHA1.
+SECRET_LENGTH = 32
 BACKUP_CODE_COUNT = 10
 # Lowercase letters and digits without look-alikes (0/o, 1/l/i): easy to read off a printout.
 BACKUP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -100,17 +99,16 @@ class MfaNotEnabled(Conflict):
     message = "Two-step sign-in is not switched on for this account."
 
 
-# --- TOTP (RFC 6238) ----------------------------------------------------------------------------
+# --- TOTP (RFC 6238), computed by pyotp -----------------------------------------------------------
 
 
 def new_secret():
     """A random base32 secret, without padding (what authenticator apps expect)."""
-    return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode().rstrip("=")
+    return pyotp.random_base32(length=SECRET_LENGTH)
 
 
-def _secret_bytes(secret):
-    padded = secret.upper() + "=" * (-len(secret) % 8)
-    return base64.b32decode(padded)
+def _totp(secret):
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS, issuer=ISSUER_NAME)
 
 
 def clock():
@@ -124,39 +122,38 @@ def time_step(at=None):
 
 def code_for_step(secret, step):
     """The code of one time step: HOTP (RFC 4226) with the step as the counter."""
-    digest = hmac.new(_secret_bytes(secret), struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    return str(number % 10**DIGITS).zfill(DIGITS)
+    return _totp(secret).generate_otp(step)
+
+
+def _normalise_code(code):
+    """The code as six ASCII digits, or None. ASCII only: pyotp would also match full-width digits."""
+    code = str(code or "").strip().replace(" ", "")
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
+        return None
+    return code
 
 
 def matching_step(secret, code, *, at=None):
     """The time step within the drift window whose code is `code`, or None."""
-    code = str(code or "").strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    code = _normalise_code(code)
+    if code is None:
         return None
-    now = time_step(at)
-    found = None
-    # Every candidate is compared (constant work), the latest matching step wins.
-    for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):
-        if hmac.compare_digest(code_for_step(secret, step), code):
-            found = step
-    return found
+    totp = _totp(secret)
+    now = clock() if at is None else at
+    if not totp.verify(code, for_time=now, valid_window=DRIFT_STEPS):
+        return None
+    # verify() says whether, not which: the replay memory needs the step. The latest matching
+    # step wins, so a code that also happens to match an earlier step cannot be spent twice.
+    current = time_step(now)
+    for step in range(current + DRIFT_STEPS, current - DRIFT_STEPS - 1, -1):
+        if totp.verify(code, for_time=step * STEP_SECONDS):
+            return step
+    return None
 
 
 def provisioning_uri(secret, *, account):
     """The otpauth:// URI authenticator apps read from a QR code (Key Uri Format)."""
-    label = quote(f"{ISSUER_NAME}:{account}", safe="@:")
-    params = urlencode(
-        {
-            "secret": secret,
-            "issuer": ISSUER_NAME,
-            "algorithm": "SHA1",
-            "digits": DIGITS,
-            "period": STEP_SECONDS,
-        }
-    )
-    return f"otpauth://totp/{label}?{params}"
+    return _totp(secret).provisioning_uri(name=account, issuer_name=ISSUER_NAME)
 
 
 def _spend_step(user_id, step):
@@ -242,21 +239,23 @@ def verify_code(*, user, code, status=400):
 
 def require_second_factor(*, user, code=None, workspace_id=None):
     """Call after the password checked out. Returns at once when the user has no MFA or `code`
-    is valid; otherwise raises 403 `mfa_required` with a challenge token (committed), or 401
+    is valid; otherwise raises 403 `mfa_required` with a challenge token (kept), or 401
     `invalid_mfa_code` when a code was sent and is wrong.
     """
     if not user.mfa_enabled:
         return None
     if code:
         return verify_code(user=user, code=code, status=401)
-    _, raw = tokens.create_one_time_token(
-        purpose=MFA_CHALLENGE,
-        expires_in=CHALLENGE_SECONDS,
-        user_id=user.id,
-        # In `data`, not the workspace column: an id sent by the client need not exist.
-        data={"workspace_id": str(workspace_id)} if workspace_id else None,
-    )
-    db.session.commit()
+    # The challenge is handed out with a 403, which rolls the request back: it is kept apart.
+    with unit_of_work.independent_transaction() as session:
+        _, raw = tokens.create_one_time_token(
+            purpose=MFA_CHALLENGE,
+            expires_in=CHALLENGE_SECONDS,
+            user_id=user.id,
+            # In `data`, not the workspace column: an id sent by the client need not exist.
+            data={"workspace_id": str(workspace_id)} if workspace_id else None,
+            session=session,
+        )
     raise MfaRequired(raw)
 
 

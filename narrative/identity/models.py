@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime
+from narrative.platform.tenancy import WorkspaceScoped
 
 # The system roles, most powerful first; workspaces may add custom roles (`Role` rows).
 ROLES = ("owner", "admin", "member", "viewer")
@@ -91,7 +92,7 @@ class Workspace(IdMixin, TimestampMixin, db.Model):
     members: Mapped[list["Member"]] = relationship(back_populates="workspace", cascade="all, delete-orphan")
 
 
-class Member(IdMixin, TimestampMixin, db.Model):
+class Member(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     """A user in a workspace with a role (a system role key or a custom `Role.key`)."""
 
     __tablename__ = "members"
@@ -121,7 +122,7 @@ class Member(IdMixin, TimestampMixin, db.Model):
         return self.status == MEMBER_ACTIVE
 
 
-class Role(IdMixin, TimestampMixin, db.Model):
+class Role(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     """A workspace's custom role, or its override of a system role's permissions.
 
     System roles need no row: their permissions are the catalog defaults
@@ -142,7 +143,7 @@ class Role(IdMixin, TimestampMixin, db.Model):
     permissions: Mapped[list | None] = mapped_column(JSONType)
 
 
-class Team(IdMixin, TimestampMixin, db.Model):
+class Team(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "teams"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
 
@@ -159,7 +160,7 @@ class Team(IdMixin, TimestampMixin, db.Model):
     )
 
 
-class TeamMember(IdMixin, TimestampMixin, db.Model):
+class TeamMember(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "team_members"
     __table_args__ = (sa.UniqueConstraint("team_id", "member_id"),)
 

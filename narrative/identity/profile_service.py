@@ -20,10 +20,9 @@ def role_rank(role):
     return ROLE_RANK.get(role, ROLE_RANK["member"])
 
 
-def member_of(*, workspace_id, user_id):
-    if workspace_id is None:
-        return None
-    return db.session.scalar(db.select(Member).filter_by(workspace_id=workspace_id, user_id=user_id))
+def member_of(user_id):
+    """The user's membership of the workspace in scope (removed ones included), or None."""
+    return db.session.scalar(db.select(Member).filter_by(user_id=user_id))
 
 
 def find_user_in_workspace(*, user_id, actor, workspace_id):
@@ -32,9 +31,14 @@ def find_user_in_workspace(*, user_id, actor, workspace_id):
         user_id = uuid.UUID(str(user_id))
     except ValueError:
         raise NotFound("User not found.") from None
+    if workspace_id is None:
+        # Without a workspace the caller can only see themself.
+        if user_id == actor.id:
+            return actor, None
+        raise NotFound("User not found.")
     if user_id == actor.id:
-        return actor, member_of(workspace_id=workspace_id, user_id=actor.id)
-    member = member_of(workspace_id=workspace_id, user_id=user_id)
+        return actor, member_of(actor.id)
+    member = member_of(user_id)
     if member is None or member.removed_at is not None:
         raise NotFound("User not found.")
     return member.user, member

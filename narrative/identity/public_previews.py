@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from narrative.extensions import db
 from narrative.platform.errors import NotFound
 from narrative.platform.storage import StoredFile, open_file, signed_download_url, verify_download
+from narrative.platform.tenancy import all_workspaces
 
 SCREENSHOT = "screenshot"
 ASSET = "asset"
@@ -35,7 +36,8 @@ def preview_url(stored_file, *, expires_in=7 * 86400):
 def open_preview(*, purpose, file_id, exp, sig):
     """(StoredFile, binary stream) for a valid link; 403/410 for a bad or old link, 404 if gone."""
     verify_download(file_id, exp=exp, sig=sig)
-    stored = db.session.get(StoredFile, file_id)
+    with all_workspaces():  # a public link: the signature, not a caller, grants the file
+        stored = db.session.get(StoredFile, file_id)
     if stored is None or stored.purpose != purpose:
         raise NotFound("This preview does not exist.")
     try:

@@ -4,7 +4,9 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 
 from narrative.extensions import db
+from narrative.platform.schemas import Schema
 from narrative.platform.storage import StoredFile, signed_download_url
+from narrative.platform.tenancy import all_workspaces
 
 AVATAR_LINK_SECONDS = 86400
 
@@ -12,13 +14,16 @@ AVATAR_LINK_SECONDS = 86400
 def avatar_link(user):
     """A fresh signed link to an uploaded avatar, or the external URL the user gave."""
     if user.avatar_file_id is not None:
-        stored = db.session.get(StoredFile, user.avatar_file_id)
+        # The account is global: its picture shows in every workspace (and before sign-in),
+        # whichever workspace it was uploaded in.
+        with all_workspaces():
+            stored = db.session.get(StoredFile, user.avatar_file_id)
         if stored is not None:
             return signed_download_url(stored, expires_in=AVATAR_LINK_SECONDS)
     return user.avatar_url
 
 
-class UserSchema(ma.Schema):
+class UserSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
     email = ma.fields.Email()
     name = ma.fields.String(allow_none=True)
@@ -37,7 +42,7 @@ class UserSchema(ma.Schema):
     created_at = ma.fields.DateTime(dump_only=True)
 
 
-class MemberSchema(ma.Schema):
+class MemberSchema(Schema):
     id = ma.fields.UUID()
     workspace_id = ma.fields.UUID()
     user_id = ma.fields.UUID()
@@ -48,7 +53,7 @@ class MemberSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class WorkspaceBriefSchema(ma.Schema):
+class WorkspaceBriefSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     slug = ma.fields.String()
@@ -72,11 +77,11 @@ class MeSchema(UserWithMemberSchema):
     impersonated_by = ma.fields.String(allow_none=True)
 
 
-class MeQueryArgsSchema(ma.Schema):
+class MeQueryArgsSchema(Schema):
     workspace_id = ma.fields.UUID(load_default=None)
 
 
-class SecondFactorFields(ma.Schema):
+class SecondFactorFields(Schema):
     """Finishing a login for an account with MFA: the challenge from the first answer, and a code."""
 
     mfa_token = ma.fields.String(
@@ -105,7 +110,7 @@ class LoginSchema(SecondFactorFields):
     )
 
 
-class TokenSchema(ma.Schema):
+class TokenSchema(Schema):
     access_token = ma.fields.String()
     refresh_token = ma.fields.String()
     token_type = ma.fields.String()
@@ -119,7 +124,7 @@ class SessionSchema(TokenSchema):
     user = ma.fields.Nested(UserSchema)
 
 
-class SignupSchema(ma.Schema):
+class SignupSchema(Schema):
     email = ma.fields.String(required=True)
     password = ma.fields.String(required=True, load_only=True)
     company_name = ma.fields.String(required=True)
@@ -132,36 +137,36 @@ class SignupResultSchema(SessionSchema):
     checkout_url = ma.fields.String(allow_none=True)
 
 
-class RegisterSchema(ma.Schema):
+class RegisterSchema(Schema):
     email = ma.fields.String(required=True)
     password = ma.fields.String(required=True, load_only=True)
     name = ma.fields.String(load_default=None)
 
 
-class RefreshSchema(ma.Schema):
+class RefreshSchema(Schema):
     refresh_token = ma.fields.String(required=True)
 
 
-class MessageSchema(ma.Schema):
+class MessageSchema(Schema):
     ok = ma.fields.Boolean()
     message = ma.fields.String()
 
 
-class EmailSchema(ma.Schema):
+class EmailSchema(Schema):
     email = ma.fields.String(required=True)
 
 
-class ResetPasswordSchema(ma.Schema):
+class ResetPasswordSchema(Schema):
     token = ma.fields.String(required=True)
     password = ma.fields.String(required=True, load_only=True)
 
 
-class ActivationQueryArgsSchema(ma.Schema):
+class ActivationQueryArgsSchema(Schema):
     token = ma.fields.String(required=True)
     workspace_id = ma.fields.String(required=True)
 
 
-class ActivationSchema(ma.Schema):
+class ActivationSchema(Schema):
     user = ma.fields.Nested(UserSchema)
     workspace = ma.fields.Nested(WorkspaceBriefSchema)
 
@@ -170,21 +175,21 @@ class CompleteActivationSchema(ResetPasswordSchema):
     pass
 
 
-class ResendActivationSchema(ma.Schema):
+class ResendActivationSchema(Schema):
     user_id = ma.fields.UUID(load_default=None)
     email = ma.fields.String(load_default=None)
 
 
-class TokenExchangeSchema(ma.Schema):
+class TokenExchangeSchema(Schema):
     token = ma.fields.String(required=True)
 
 
-class ClerkCheckSchema(ma.Schema):
+class ClerkCheckSchema(Schema):
     email = ma.fields.String(load_default=None)
     clerk_id = ma.fields.String(load_default=None)
 
 
-class ClerkCheckResultSchema(ma.Schema):
+class ClerkCheckResultSchema(Schema):
     exists = ma.fields.Boolean()
     access_token = ma.fields.String(allow_none=True)
     refresh_token = ma.fields.String(allow_none=True)
@@ -193,7 +198,7 @@ class ClerkCheckResultSchema(ma.Schema):
     user = ma.fields.Nested(UserSchema, allow_none=True)
 
 
-class ProfileUpdateSchema(ma.Schema):
+class ProfileUpdateSchema(Schema):
     """Profile fields; a password change needs `current_password` and ends every session."""
 
     name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
@@ -212,7 +217,7 @@ class UserUpdateSchema(ProfileUpdateSchema):
     role = ma.fields.String()
 
 
-class AvatarUploadSchema(ma.Schema):
+class AvatarUploadSchema(Schema):
     file = Upload(required=True)
 
 
@@ -226,7 +231,7 @@ class SdkLoginSchema(SecondFactorFields):
     mfa_code = ma.fields.String(load_default=None, data_key="mfaCode")
 
 
-class SdkTokenSchema(ma.Schema):
+class SdkTokenSchema(Schema):
     access_token = ma.fields.String(data_key="accessToken")
     refresh_token = ma.fields.String(data_key="refreshToken")
     token_type = ma.fields.String(data_key="tokenType")
@@ -235,15 +240,15 @@ class SdkTokenSchema(ma.Schema):
     workspace_id = ma.fields.UUID(data_key="tenantId", allow_none=True)
 
 
-class SdkRefreshSchema(ma.Schema):
+class SdkRefreshSchema(Schema):
     refresh_token = ma.fields.String(required=True, data_key="refreshToken")
 
 
-class SdkOkSchema(ma.Schema):
+class SdkOkSchema(Schema):
     ok = ma.fields.Boolean()
 
 
-class SdkMeSchema(ma.Schema):
+class SdkMeSchema(Schema):
     user_id = ma.fields.UUID(data_key="userId")
     workspace_id = ma.fields.UUID(data_key="tenantId", allow_none=True)
     email = ma.fields.String()

@@ -9,6 +9,7 @@ from narrative.identity.passwords import hash_password
 from narrative.platform.crypto import hash_secret
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed
 from narrative.platform.models import utcnow
+from narrative.platform.tenancy import workspace_scope
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -53,8 +54,13 @@ def create_workspace(*, name, owner, plan="free", settings=None):
         name=name[:200], slug=unique_workspace_slug(name), plan=plan, settings=dict(settings or {})
     )
     db.session.add(workspace)
-    db.session.add(Member(workspace=workspace, user=owner, role="owner", status="active", joined_at=utcnow()))
     db.session.flush()
+    # The owner's membership belongs to the new workspace, whichever one the request is in.
+    with workspace_scope(workspace.id):
+        db.session.add(
+            Member(workspace=workspace, user=owner, role="owner", status="active", joined_at=utcnow())
+        )
+        db.session.flush()
     return workspace
 
 

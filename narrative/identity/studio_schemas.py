@@ -3,9 +3,10 @@
 import marshmallow as ma
 
 from narrative.identity.schemas import SessionSchema
+from narrative.platform.schemas import Schema
 
 
-class AuthStatusSchema(ma.Schema):
+class AuthStatusSchema(Schema):
     auth_enabled = ma.fields.Boolean(
         metadata={"description": "Always true: every route outside the public allow-list needs a token"}
     )
@@ -15,7 +16,7 @@ class AuthStatusSchema(ma.Schema):
     mfa_available = ma.fields.Boolean()
 
 
-class SupabaseConfigSchema(ma.Schema):
+class SupabaseConfigSchema(Schema):
     configured = ma.fields.Boolean(metadata={"description": "Whether the URL and anon key are set"})
     url = ma.fields.String(allow_none=True, metadata={"description": "The Supabase project URL"})
     anon_key = ma.fields.String(allow_none=True, metadata={"description": "The project's public anon key"})
@@ -24,7 +25,7 @@ class SupabaseConfigSchema(ma.Schema):
     )
 
 
-class SupabaseExchangeSchema(ma.Schema):
+class SupabaseExchangeSchema(Schema):
     access_token = ma.fields.String(
         load_default=None, metadata={"description": "The Supabase session's access token"}
     )
@@ -35,7 +36,7 @@ class SupabaseExchangeSchema(ma.Schema):
     )
 
 
-class ChangePasswordSchema(ma.Schema):
+class ChangePasswordSchema(Schema):
     current_password = ma.fields.String(required=True, load_only=True)
     new_password = ma.fields.String(required=True, load_only=True)
 
@@ -47,7 +48,7 @@ class PasswordChangedSchema(SessionSchema):
     message = ma.fields.String()
 
 
-class MfaStatusSchema(ma.Schema):
+class MfaStatusSchema(Schema):
     enabled = ma.fields.Boolean()
     mfa_enabled = ma.fields.Boolean(metadata={"description": "Same as enabled"})
     enrollment_pending = ma.fields.Boolean(
@@ -58,7 +59,7 @@ class MfaStatusSchema(ma.Schema):
     methods = ma.fields.List(ma.fields.String())
 
 
-class MfaEnrollmentSchema(ma.Schema):
+class MfaEnrollmentSchema(Schema):
     secret = ma.fields.String(metadata={"description": "Base32 TOTP secret (for manual entry)"})
     otpauth_uri = ma.fields.String(metadata={"description": "otpauth:// URI to show as a QR code"})
     issuer = ma.fields.String()
@@ -70,7 +71,7 @@ class MfaEnrollmentSchema(ma.Schema):
     )
 
 
-class MfaCodeSchema(ma.Schema):
+class MfaCodeSchema(Schema):
     code = ma.fields.String(
         required=True, metadata={"description": "The current 6-digit code (disable also takes a backup code)"}
     )
@@ -82,7 +83,7 @@ class MfaDisabledSchema(SessionSchema):
     enabled = ma.fields.Boolean()
 
 
-class PreviewQueryArgsSchema(ma.Schema):
+class PreviewQueryArgsSchema(Schema):
     file_id = ma.fields.UUID(required=True)
     exp = ma.fields.Integer(required=True, metadata={"description": "Expiry (Unix seconds) of the link"})
     sig = ma.fields.String(required=True, metadata={"description": "The link's signature"})

@@ -30,6 +30,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 
 from narrative.extensions import db
 from narrative.identity.credential_models import TOKEN_PURPOSES, OneTimeToken, RefreshToken
+from narrative.platform import unit_of_work
 from narrative.platform.crypto import hash_secret
 from narrative.platform.errors import ApiError, Unauthorized
 from narrative.platform.models import utcnow
@@ -131,14 +132,22 @@ def _unverified_jti(token):
     return pyjwt.decode(token, options={"verify_signature": False})["jti"]
 
 
+# Claims every token we issue carries. pyjwt checks `exp` only when it is present and
+# flask-jwt-extended fills a missing `jti` with None, so without this a token signed with our key
+# but lacking them would never expire (or could not be revoked).
+REQUIRED_CLAIMS = ("exp", "jti")
+
+
 def decode_jwt(token, *, expected_type):
-    """Verify signature, expiry and type; raise TokenExpired / InvalidToken."""
+    """Verify signature, expiry, required claims and type; raise TokenExpired / InvalidToken."""
     try:
         claims = decode_token(token)
     except pyjwt.ExpiredSignatureError:
         raise TokenExpired() from None
     except Exception:  # any decoding problem: bad signature, malformed, missing claims
         raise InvalidToken() from None
+    if any(claims.get(name) is None for name in REQUIRED_CLAIMS):
+        raise InvalidToken()
     if claims.get("type") != expected_type:
         raise InvalidToken()
     return claims
@@ -160,24 +169,29 @@ def rotate_refresh_token(*, refresh_token, resolve_role):
     from narrative.identity.models import User
 
     claims = decode_jwt(refresh_token, expected_type="refresh")
-    query = db.select(RefreshToken).filter_by(jti=claims["jti"])
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = db.session.scalar(query)
+    row = db.session.scalar(db.select(RefreshToken).filter_by(jti=claims["jti"]))
     if row is None:
         raise InvalidToken()
     if row.revoked_at is not None:
         raise TokenRevoked()
     if row.used_at is not None:
         # A spent token came back: someone else holds a copy. End the whole session.
-        revoke_family(family_id=row.family_id)
-        db.session.commit()
+        _revoke_refused_family(row.family_id)
         raise TokenRevoked("This refresh token was already used; the session has been ended for safety.")
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active or _before(row.created_at, user.sessions_valid_after):
-        revoke_family(family_id=row.family_id)
-        db.session.commit()
+        _revoke_refused_family(row.family_id)
         raise TokenRevoked()
+    # Spent with a conditional UPDATE, so of two concurrent uses only one wins; the other is a reuse.
+    spent = db.session.execute(
+        db.update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        _revoke_refused_family(row.family_id)
+        raise TokenRevoked("This refresh token was already used; the session has been ended for safety.")
     workspace_id, role = resolve_role(user, row.workspace_id)
     pair = issue_tokens(
         user=user,
@@ -186,11 +200,16 @@ def rotate_refresh_token(*, refresh_token, resolve_role):
         family_id=row.family_id,
         impersonator_id=row.impersonator_id,
     )
-    row.used_at = utcnow()
     row.replaced_by = _unverified_jti(pair.refresh_token)
     # The access token of the spent pair retires with it.
     _block_jti(row.access_jti)
     return pair
+
+
+def _revoke_refused_family(family_id):
+    """Revoke a session while refusing the request: the revocation must outlive its rollback."""
+    with unit_of_work.independent_transaction() as session:
+        revoke_family(family_id=family_id, session=session)
 
 
 def _before(moment, limit):
@@ -202,10 +221,13 @@ def _block_jti(jti, ttl=None):
         get_redis().set(REVOKED_JTI + jti, "1", ex=ttl or _access_lifetime() + REVOCATION_MARGIN_SECONDS)
 
 
-def revoke_family(*, family_id):
-    """End one session: every refresh token of the family, every access token carrying its sid."""
+def revoke_family(*, family_id, session=None):
+    """End one session: every refresh token of the family, every access token carrying its sid.
+
+    `session`: another session than the request's (an independent transaction).
+    """
     now = utcnow()
-    db.session.execute(
+    (session or db.session).execute(
         db.update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
@@ -251,9 +273,12 @@ def active_session_ids(*, user_id):
 
 
 def create_one_time_token(
-    *, purpose, expires_in, user_id=None, workspace_id=None, data=None, created_by_id=None
+    *, purpose, expires_in, user_id=None, workspace_id=None, data=None, created_by_id=None, session=None
 ):
-    """Returns (row, raw token); the raw token goes in a link and is never stored."""
+    """Returns (row, raw token); the raw token goes in a link and is never stored.
+
+    `session`: another session than the request's (an independent transaction).
+    """
     if purpose not in TOKEN_PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     raw = secrets.token_urlsafe(32)
@@ -266,8 +291,9 @@ def create_one_time_token(
         data=dict(data or {}),
         expires_at=utcnow() + timedelta(seconds=expires_in),
     )
-    db.session.add(row)
-    db.session.flush()
+    session = session or db.session
+    session.add(row)
+    session.flush()
     return row, raw
 
 

@@ -1,8 +1,10 @@
 """RQ jobs of the integrations: the SaltEdge sync and the statement import.
 
 Both are idempotent: transactions are de-duplicated by fingerprint (narrative.banking.service), so
-a retry or a second run adds nothing it already added. Work is committed page by page, so an
-interrupted sync keeps what it stored and the next run continues cheaply.
+a retry or a second run adds nothing it already added. Work is checkpointed (committed by the job
+runner's `checkpoint`) page by page, so an interrupted sync keeps what it stored and the next run
+continues cheaply; the runner commits the rest when the job returns. Checkpoints also keep the
+session from holding SQLite's write lock, which the progress rows (their own connection) need.
 """
 
 import uuid
@@ -59,6 +61,7 @@ PROVIDER_CATEGORIES = {
 
 
 def _load_integration(integration_id):
+    # The runner scopes the job to its workspace: another workspace's id is "gone" too.
     integration = db.session.get(Integration, uuid.UUID(integration_id))
     if integration is None:
         raise JobError("The integration no longer exists.")
@@ -121,8 +124,7 @@ def _sync_connection(client, integration, remote, rules, progress, share):
             progress.check_cancelled()
             incoming = [_incoming_from_saltedge(item, account.currency) for item in page if _wanted(item)]
             added += ledger.store_transactions(account, incoming, rules=rules)
-            db.session.commit()
-            progress.report(
+            progress.checkpoint(
                 progress=share[0] + (share[1] - share[0]) * (index + 0.5) / max(len(accounts), 1),
                 step="transactions",
                 message=f"{account.name}: page {pages}, {added} new transactions",
@@ -131,7 +133,7 @@ def _sync_connection(client, integration, remote, rules, progress, share):
             ledger.refresh_balance(account, balance=remote_account["balance"], balance_at=utcnow().date())
         else:
             ledger.refresh_balance(account)
-        db.session.commit()
+        progress.checkpoint()
     connection.last_synced_at = utcnow()
     return added, len(accounts)
 
@@ -155,19 +157,20 @@ def sync_saltedge(integration_id, connection_id=None):
             added += new
             accounts += count
     except saltedge.SaltEdgeError as error:
+        # Finished pages are checkpointed; drop the unfinished one, then record the error so it
+        # survives the runner's rollback of the failed job.
         db.session.rollback()
         integration = _load_integration(integration_id)
         integration.status = ERROR
         integration.last_error = error.message
-        db.session.commit()
+        progress.checkpoint()
         raise JobError(error.message) from None
     finally:
         client.close()
     integration.status = CONNECTED
     integration.last_error = None
     integration.last_synced_at = utcnow()
-    db.session.commit()
-    progress.report(progress=100, step="done", message=f"{added} new transactions in {accounts} accounts")
+    progress.checkpoint(progress=100, step="done", message=f"{added} new transactions in {accounts} accounts")
     return {"connections": len(remotes), "accounts": accounts, "imported": added}
 
 
@@ -224,10 +227,11 @@ def import_statement(stored_file_id, integration_id, options):
         name=name,
         currency=currency,
     )
-    # Committed before each report: the job row is written on a connection of its own, which on
+    # Checkpointed before each report: the job row is written on a connection of its own, which on
     # SQLite would wait out the busy timeout behind this session's open write transaction.
-    db.session.commit()
-    progress.report(progress=20, step="storing", message=f"{len(statement.transactions)} transactions read")
+    progress.checkpoint(
+        progress=20, step="storing", message=f"{len(statement.transactions)} transactions read"
+    )
     rules = user_rules(integration.workspace_id, integration.user_id)
     added, chunk = 0, 500
     total = len(statement.transactions)
@@ -236,8 +240,8 @@ def import_statement(stored_file_id, integration_id, options):
         added += ledger.store_transactions(
             account, statement.transactions[start : start + chunk], rules=rules
         )
-        db.session.commit()  # a chunk at a time: a rerun skips what is stored (fingerprints)
-        progress.report(
+        # A chunk at a time: a failure keeps what is stored, and a rerun skips it (fingerprints).
+        progress.checkpoint(
             progress=20 + 75 * min(start + chunk, total) / total,
             step="storing",
             message=f"{min(start + chunk, total)} of {total} transactions stored",
@@ -246,9 +250,8 @@ def import_statement(stored_file_id, integration_id, options):
     ledger.roll_balance_forward(account, balance=balance, balance_at=statement.balance_at)
     connection.last_synced_at = integration.last_synced_at = utcnow()
     integration.status = CONNECTED
-    db.session.commit()
     skipped = total - added
-    progress.report(
+    progress.checkpoint(
         progress=100, step="done", message=f"{added} new transactions, {skipped} already imported"
     )
     return {"accountId": str(account.id), "read": total, "imported": added, "duplicates": skipped}

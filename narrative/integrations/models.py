@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from narrative.extensions import db
 from narrative.platform.crypto import decrypt_text, encrypt_text
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime
+from narrative.platform.tenancy import WorkspaceScoped
 
 PENDING = "pending"
 CONNECTED = "connected"
@@ -31,7 +32,7 @@ BANK = "bank"
 CREDENTIALS_PURPOSE = "narrative.integrations.credentials"
 
 
-class Integration(IdMixin, TimestampMixin, db.Model):
+class Integration(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "integrations"
     __display_name__ = "Integration"
     __table_args__ = (

@@ -9,7 +9,6 @@ sync, statement imports, and their jobs with the progress stream.
 import flask
 from flask import request
 
-from narrative.extensions import db
 from narrative.identity.access import current_user, require
 from narrative.integrations import service
 from narrative.integrations.models import Integration
@@ -40,7 +39,9 @@ def _member():
 @blp.response(200, page_schema(IntegrationSchema, "cursor", items_key="integrations"))
 def list_integrations(args):
     """List user integrations"""
-    stmt = service.integrations_query(**_member(), integration_type=args.pop("integration_type"))
+    stmt = service.integrations_query(
+        user_id=current_user().id, integration_type=args.pop("integration_type")
+    )
     return paginate(
         stmt,
         args,
@@ -58,7 +59,6 @@ def list_integrations(args):
 def saltedge_connect(payload):
     """Start SaltEdge connection flow"""
     integration, session = service.start_saltedge_connect(**_member(), return_to=payload.get("return_to"))
-    db.session.commit()
     return {
         "connect_url": session["connect_url"],
         "expires_at": session.get("expires_at"),
@@ -78,7 +78,6 @@ def saltedge_callback(kind):
     body = request.get_data(cache=True)
     service.verify_saltedge_callback(body)
     job = service.handle_saltedge_callback(kind, body)
-    db.session.commit()
     return {"ok": True, "job_id": job.id if job else None}
 
 
@@ -86,9 +85,8 @@ def saltedge_callback(kind):
 @require("banking.write")
 def sync_integration(integration_id):
     """Sync an integration's bank data now (a job; progress at /api/integrations/jobs/{id}/stream)."""
-    integration = service.member_integration_or_404(integration_id, **_member())
+    integration = service.member_integration_or_404(integration_id, user_id=current_user().id)
     job = service.start_sync(integration)
-    db.session.commit()
     return service.started(job), 202
 
 
@@ -106,7 +104,6 @@ def import_statement():
         balance=form.get("balance"),
         file_format=(form.get("format") or "").lower() or None,
     )
-    db.session.commit()
     return service.started(job), 202
 
 
@@ -114,12 +111,12 @@ def import_statement():
 @require("banking.read")
 def get_integration_job(job_id):
     """A sync or import job: status, progress, result or error."""
-    return job_to_dict(service.integration_job(job_id, **_member()))
+    return job_to_dict(service.integration_job(job_id, user_id=current_user().id))
 
 
 @extra.route("/api/integrations/jobs/<job_id>/stream")
 @require("banking.read")
 def integration_job_stream(job_id):
     """Progress of a sync or import job as Server-Sent Events, closing when it ends."""
-    job = service.integration_job(job_id, **_member())
+    job = service.integration_job(job_id, user_id=current_user().id)
     return job_stream_response(job, last_event_id=request.headers.get("Last-Event-ID"))

@@ -3,9 +3,10 @@
 import marshmallow as ma
 
 from narrative.platform.pagination import CursorPageArgs
+from narrative.platform.schemas import Schema
 
 
-class IntegrationSchema(ma.Schema):
+class IntegrationSchema(Schema):
     id = ma.fields.UUID()
     provider = ma.fields.String()
     integration_type = ma.fields.String(data_key="integrationType")
@@ -24,7 +25,7 @@ class IntegrationListArgs(CursorPageArgs):
     )
 
 
-class SaltEdgeConnectSchema(ma.Schema):
+class SaltEdgeConnectSchema(Schema):
     return_to = ma.fields.URL(
         data_key="returnTo",
         load_default=None,
@@ -33,7 +34,7 @@ class SaltEdgeConnectSchema(ma.Schema):
     )
 
 
-class SaltEdgeConnectResultSchema(ma.Schema):
+class SaltEdgeConnectResultSchema(Schema):
     connect_url = ma.fields.String(metadata={"description": "Open this SaltEdge Connect page to link a bank"})
     expires_at = ma.fields.String(data_key="expiresAt", allow_none=True)
     integration_id = ma.fields.UUID(data_key="integrationId")

@@ -16,6 +16,7 @@ from narrative.platform.errors import BadRequest, Conflict, NotFound, Unauthoriz
 from narrative.platform.jobs import enqueue_job, get_job
 from narrative.platform.models import utcnow
 from narrative.platform.storage import store_file
+from narrative.platform.tenancy import all_workspaces, get_or_404, workspace_scope
 
 SYNC_KIND = "integrations.saltedge-sync"
 IMPORT_KIND = "integrations.statement-import"
@@ -32,10 +33,9 @@ PROVIDER_NAMES = {"saltedge": "SaltEdge bank connection", "statement": "Bank sta
 # ---- the rows -------------------------------------------------------------------------------------
 
 
-def integrations_query(*, workspace_id, user_id, integration_type=None):
-    stmt = sa.select(Integration).where(
-        Integration.workspace_id == workspace_id, Integration.user_id == user_id
-    )
+def integrations_query(*, user_id, integration_type=None):
+    """The member's integrations (of the current workspace: the session scopes the query)."""
+    stmt = sa.select(Integration).where(Integration.user_id == user_id)
     if integration_type:
         stmt = stmt.where(Integration.integration_type == integration_type)
     return stmt
@@ -46,7 +46,7 @@ def get_or_create_integration(
 ):
     """The member's integration with `provider` (one per member and provider), created when missing."""
     integration = db.session.scalar(
-        integrations_query(workspace_id=workspace_id, user_id=user_id, integration_type=integration_type)
+        integrations_query(user_id=user_id, integration_type=integration_type)
         .where(Integration.provider == provider)
         .order_by(Integration.created_at)
         .limit(1)
@@ -66,13 +66,10 @@ def get_or_create_integration(
     return integration
 
 
-def member_integration_or_404(integration_id, *, workspace_id, user_id):
-    from narrative.platform.models import parse_uuid
-
-    integration = (
-        db.session.get(Integration, parse_uuid(integration_id)) if parse_uuid(integration_id) else None
-    )
-    if integration is None or integration.workspace_id != workspace_id or integration.user_id != user_id:
+def member_integration_or_404(integration_id, *, user_id):
+    """The path's integration, when it is the member's own (another member's is 404 too)."""
+    integration = get_or_404(Integration, integration_id, message="Integration not found.")
+    if integration.user_id != user_id:
         raise NotFound("Integration not found.")
     return integration
 
@@ -151,14 +148,22 @@ def handle_saltedge_callback(kind, body):
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, dict) or not data.get("customer_id"):
         raise BadRequest("The callback carries no data.customer_id.")
-    integration = db.session.scalar(
-        sa.select(Integration).where(
-            Integration.provider == "saltedge", Integration.external_id == str(data["customer_id"])
+    # A signed callback has no caller: SaltEdge's customer id names the integration, and so the
+    # workspace, which is only known after this lookup.
+    with all_workspaces():
+        integration = db.session.scalar(
+            sa.select(Integration).where(
+                Integration.provider == "saltedge", Integration.external_id == str(data["customer_id"])
+            )
         )
-    )
     if integration is None:
         # Not ours (another environment sharing the SaltEdge app): acknowledged, nothing to do.
         return None
+    with workspace_scope(integration.workspace_id):
+        return _act_on_callback(kind, data, integration)
+
+
+def _act_on_callback(kind, data, integration):
     connection_id = data.get("connection_id")
     stage = data.get("stage")
     if kind == "fail":
@@ -283,8 +288,8 @@ def start_statement_import(
     )
 
 
-def integration_job(job_id, *, workspace_id, user_id):
-    job = get_job(job_id, workspace_id=workspace_id)
+def integration_job(job_id, *, user_id):
+    job = get_job(job_id)
     if job.kind not in JOB_KINDS or job.user_id != user_id:
         raise NotFound("Job not found.")
     return job

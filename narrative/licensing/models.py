@@ -14,13 +14,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime
+from narrative.platform.tenancy import WorkspaceScoped
 
 REPLACED = "replaced"
 REVERTED = "reverted"
 REVOKED = "revoked"
 
 
-class License(IdMixin, TimestampMixin, db.Model):
+class License(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "licenses"
     __display_name__ = "Licence"
 

@@ -1,6 +1,5 @@
 """Licence endpoints of the organisation assistant: status, apply a signed key, revert to Community."""
 
-from narrative.extensions import db
 from narrative.identity.access import current_user, require
 from narrative.licensing import service
 from narrative.licensing.schemas import LicenseApplySchema, LicenseStatusSchema
@@ -30,7 +29,6 @@ def apply_license(payload):
     service.apply_license(
         workspace_id=workspace_id, license_key=payload["license_key"], applied_by=current_user()
     )
-    db.session.commit()
     return service.entitlements(workspace_id)
 
 
@@ -40,7 +38,5 @@ def apply_license(payload):
 @blp.response(200, LicenseStatusSchema)
 def revert_license():
     """Revert to Community: the licence in force is retired"""
-    workspace_id = current_workspace_id()
-    service.revert_license(workspace_id=workspace_id)
-    db.session.commit()
-    return service.entitlements(workspace_id)
+    service.revert_license()
+    return service.entitlements(current_workspace_id())

@@ -2,8 +2,10 @@
 
 import marshmallow as ma
 
+from narrative.platform.schemas import Schema
 
-class LicenseDetailsSchema(ma.Schema):
+
+class LicenseDetailsSchema(Schema):
     id = ma.fields.UUID()
     license_id = ma.fields.String(metadata={"description": "The vendor's licence number (the key's jti)"})
     tier = ma.fields.String()
@@ -14,7 +16,7 @@ class LicenseDetailsSchema(ma.Schema):
     applied_by_id = ma.fields.UUID(allow_none=True)
 
 
-class LicenseStatusSchema(ma.Schema):
+class LicenseStatusSchema(Schema):
     tier = ma.fields.String(metadata={"description": "community, pro or enterprise"})
     tier_name = ma.fields.String()
     features = ma.fields.List(ma.fields.String())
@@ -26,7 +28,7 @@ class LicenseStatusSchema(ma.Schema):
     license = ma.fields.Nested(LicenseDetailsSchema, allow_none=True)
 
 
-class LicenseApplySchema(ma.Schema):
+class LicenseApplySchema(Schema):
     license_key = ma.fields.String(
         required=True, metadata={"description": "The signed licence key (a JWT from the vendor)"}
     )

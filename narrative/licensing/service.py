@@ -41,7 +41,7 @@ from narrative.licensing.models import REPLACED, REVERTED, REVOKED, License
 from narrative.platform.caller import current_caller
 from narrative.platform.errors import ApiError, Conflict, Forbidden, ProviderNotConfigured
 from narrative.platform.models import utcnow
-from narrative.platform.tenancy import current_workspace_id
+from narrative.platform.tenancy import all_workspaces, current_workspace_id, workspace_scope
 
 COMMUNITY = "community"
 PRO = "pro"
@@ -214,16 +214,14 @@ def active_license(workspace_id):
     """The licence in force for the workspace (applied, not retired, not expired), or None."""
     if workspace_id is None:
         return None
-    return db.session.scalar(
-        sa.select(License)
-        .where(
-            License.workspace_id == workspace_id,
-            License.revoked_at.is_(None),
-            License.expires_at > utcnow(),
+    # The workspace named, which callers (a request, a platform admin's view) pass explicitly.
+    with workspace_scope(workspace_id):
+        return db.session.scalar(
+            sa.select(License)
+            .where(License.revoked_at.is_(None), License.expires_at > utcnow())
+            .order_by(License.created_at.desc())
+            .limit(1)
         )
-        .order_by(License.created_at.desc())
-        .limit(1)
-    )
 
 
 def _retire(rows, reason):
@@ -233,10 +231,9 @@ def _retire(rows, reason):
         row.revoked_reason = reason
 
 
-def _unretired(workspace_id):
-    return db.session.scalars(
-        sa.select(License).where(License.workspace_id == workspace_id, License.revoked_at.is_(None))
-    ).all()
+def _unretired():
+    """The current workspace's licences not retired yet."""
+    return db.session.scalars(sa.select(License).where(License.revoked_at.is_(None))).all()
 
 
 def apply_license(*, workspace_id, license_key, applied_by=None):
@@ -244,17 +241,19 @@ def apply_license(*, workspace_id, license_key, applied_by=None):
     claims = verify_license_key(license_key, workspace_id=workspace_id)
     digest = hashlib.sha256(license_key.strip().encode()).hexdigest()
     license_id = str(claims.get("jti") or digest)
-    in_use_elsewhere = db.session.scalar(
-        sa.select(License.id).where(
-            License.license_id == license_id,
-            License.workspace_id != workspace_id,
-            License.revoked_at.is_(None),
-            License.expires_at > utcnow(),
+    # A licence number is in force in one organisation at a time: look in every other one.
+    with all_workspaces():
+        in_use_elsewhere = db.session.scalar(
+            sa.select(License.id).where(
+                License.license_id == license_id,
+                License.workspace_id != workspace_id,
+                License.revoked_at.is_(None),
+                License.expires_at > utcnow(),
+            )
         )
-    )
     if in_use_elsewhere is not None:
         raise Conflict("This licence key is already in use by another organisation.")
-    _retire(_unretired(workspace_id), REPLACED)
+    _retire(_unretired(), REPLACED)
     row = License(
         workspace_id=workspace_id,
         license_id=license_id,
@@ -272,9 +271,10 @@ def apply_license(*, workspace_id, license_key, applied_by=None):
     return row
 
 
-def revert_license(*, workspace_id):
-    """Back to Community: the licence in force (if any) is retired. Returns how many were retired."""
-    rows = _unretired(workspace_id)
+def revert_license():
+    """Back to Community: the current workspace's licence in force (if any) is retired. Returns how
+    many were retired."""
+    rows = _unretired()
     _retire(rows, REVERTED)
     db.session.flush()
     return len(rows)
@@ -282,11 +282,13 @@ def revert_license(*, workspace_id):
 
 def revoke_license(*, license_id):
     """The vendor revoked a licence number: it stops counting in every organisation that applied it."""
-    rows = db.session.scalars(
-        sa.select(License).where(License.license_id == str(license_id), License.revoked_at.is_(None))
-    ).all()
-    _retire(rows, REVOKED)
-    db.session.flush()
+    # The vendor's revocation concerns every organisation that applied the licence number.
+    with all_workspaces():
+        rows = db.session.scalars(
+            sa.select(License).where(License.license_id == str(license_id), License.revoked_at.is_(None))
+        ).all()
+        _retire(rows, REVOKED)
+        db.session.flush()
     return len(rows)
 
 
@@ -301,13 +303,15 @@ def current_tier(workspace_id=None):
 
 def installation_tier():
     """For requests without an organisation (health): the highest tier in force on this installation."""
-    tiers = set(
-        db.session.scalars(
-            sa.select(License.tier)
-            .where(License.revoked_at.is_(None), License.expires_at > utcnow())
-            .distinct()
+    # The installation's tier spans every organisation (an anonymous health check has none).
+    with all_workspaces():
+        tiers = set(
+            db.session.scalars(
+                sa.select(License.tier)
+                .where(License.revoked_at.is_(None), License.expires_at > utcnow())
+                .distinct()
+            )
         )
-    )
     return max(tiers, key=TIER_ORDER.index, default=COMMUNITY) if tiers else COMMUNITY
 
 

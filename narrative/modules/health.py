@@ -51,7 +51,7 @@ def pending_migrations(*, workspace_id):
     ]
     pending += [
         {"area": "module_settings", "item": module, "problem": "missing new settings: " + ", ".join(missing)}
-        for module, missing in sorted(outdated_modules(workspace_id=workspace_id).items())
+        for module, missing in sorted(outdated_modules().items())
     ]
     return pending
 
@@ -61,10 +61,9 @@ def _count(statement):
 
 
 def _features(workspace_id):
-    active_keys = db.select(ApiKey.id).where(
-        ApiKey.workspace_id == workspace_id, ApiKey.is_active.is_(True), ApiKey.revoked_at.is_(None)
-    )
-    members = db.select(Member.id).where(Member.workspace_id == workspace_id)
+    # The current workspace's keys and members: the session scopes these queries.
+    active_keys = db.select(ApiKey.id).where(ApiKey.is_active.is_(True), ApiKey.revoked_at.is_(None))
+    members = db.select(Member.id)
     config = current_app.config
     return {
         "members": _count(members.where(Member.status == "active")),
@@ -121,7 +120,6 @@ def start_migration(*, workspace_id, user_id):
     if not redis.set(key, job.id, nx=True, ex=LOCK_SECONDS):
         # Another request took the lock since our check; its job wins unless it is already over.
         if running_migration(workspace_id) is not None:
-            db.session.rollback()
             raise MigrationRunning(extra={"job_id": redis.get(key)})
         redis.set(key, job.id, ex=LOCK_SECONDS)
     return job

@@ -1,13 +1,12 @@
 """The workspace-health migration: brings a workspace's stored defaults up to the current code.
 
-Steps (each idempotent, committed on its own, so a retry redoes nothing twice): system role rows
+Steps (each idempotent, checkpointed on its own, so a retry redoes nothing twice): system role rows
 (`narrative.identity.roles.service.ensure_system_roles`), then module settings
 (`narrative.modules.service.ensure_module_settings`), then a check that nothing is left.
 """
 
 import uuid
 
-from narrative.extensions import db
 from narrative.identity.roles.service import ensure_system_roles
 from narrative.modules import health
 from narrative.modules.service import ensure_module_settings
@@ -24,12 +23,12 @@ def migrate_workspace_defaults(workspace_id):
         progress.check_cancelled()
         progress.report(progress=20, step="system_roles", message="Updating the system roles")
         roles = ensure_system_roles(workspace_id=workspace_id)
-        db.session.commit()
+        progress.checkpoint()
 
         progress.check_cancelled()
         progress.report(progress=55, step="module_settings", message="Updating module settings")
         modules = ensure_module_settings(workspace_id=workspace_id)
-        db.session.commit()
+        progress.checkpoint()
 
         progress.report(progress=90, step="verifying", message="Verifying the workspace")
         left = health.pending_migrations(workspace_id=workspace_id)

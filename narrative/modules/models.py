@@ -7,9 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin
+from narrative.platform.tenancy import WorkspaceScoped
 
 
-class ModuleSetting(IdMixin, TimestampMixin, db.Model):
+class ModuleSetting(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "module_settings"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "module"),)
     __display_name__ = "Module"

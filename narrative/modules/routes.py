@@ -6,7 +6,6 @@ entries, not workspace data that grows.
 
 from flask import url_for
 
-from narrative.extensions import db
 from narrative.identity.access import current_member, current_user, current_workspace, require
 from narrative.modules import health, service
 from narrative.modules.schemas import (
@@ -33,7 +32,7 @@ blp = Blueprint("modules", __name__, description="Module settings and workspace 
 @blp.response(200, ModuleSettingListSchema)
 def list_modules():
     """List every module with the workspace's settings for it"""
-    items = service.list_modules(workspace_id=current_workspace_id())
+    items = service.list_modules()
     return {"items": items, "total": len(items)}
 
 
@@ -45,7 +44,6 @@ def list_modules():
 def create_module_settings(payload):
     """Store settings for a module (409 when it already has some)"""
     result = service.create_module_settings(workspace_id=current_workspace_id(), **payload)
-    db.session.commit()
     return result
 
 
@@ -55,7 +53,7 @@ def create_module_settings(payload):
 @blp.response(200, ModuleSettingSchema)
 def get_module(module):
     """One module's settings"""
-    return service.get_module_settings(workspace_id=current_workspace_id(), module=module)
+    return service.get_module_settings(module=module)
 
 
 @blp.route("/api/v1/modules/<string:module>", methods=["PATCH"])
@@ -66,7 +64,6 @@ def get_module(module):
 def update_module(payload, module):
     """Enable or disable a module and change its settings"""
     result = service.update_module(workspace_id=current_workspace_id(), module=module, **payload)
-    db.session.commit()
     return result
 
 
@@ -77,7 +74,6 @@ def update_module(payload, module):
 def toggle_module(module):
     """Switch a module on or off"""
     result = service.toggle_module(workspace_id=current_workspace_id(), module=module)
-    db.session.commit()
     return result
 
 
@@ -114,7 +110,6 @@ def workspace_health():
 def start_migration():
     """Start bringing the workspace's defaults up to date; follow stream_url"""
     job = health.start_migration(workspace_id=current_workspace_id(), user_id=current_user().id)
-    db.session.commit()
     stream_url = url_for("modules.stream_migration", job_id=job.id)
     return {"job_id": job.id, "stream_url": stream_url, "status": job.status}
 
@@ -131,7 +126,7 @@ def _migration_frame(payload):
 @blp.response(200, MigrationEventSchema, content_type="text/event-stream")
 def stream_migration(job_id):
     """Server-Sent Events with the migration's status, progress, current step and error_message"""
-    job = get_job(job_id, workspace_id=current_workspace_id())
+    job = get_job(job_id)
     if job.kind != health.MIGRATION_KIND:
         raise NotFound("Job not found.")
     return job_stream_response(job, to_frame=_migration_frame)

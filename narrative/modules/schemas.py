@@ -2,8 +2,10 @@
 
 import marshmallow as ma
 
+from narrative.platform.schemas import Schema
 
-class ModuleSettingSchema(ma.Schema):
+
+class ModuleSettingSchema(Schema):
     id = ma.fields.UUID(allow_none=True, metadata={"description": "Null while the module has its defaults"})
     module = ma.fields.String()
     name = ma.fields.String()
@@ -15,18 +17,18 @@ class ModuleSettingSchema(ma.Schema):
     updated_at = ma.fields.DateTime(allow_none=True)
 
 
-class ModuleSettingListSchema(ma.Schema):
+class ModuleSettingListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(ModuleSettingSchema))
     total = ma.fields.Integer()
 
 
-class ModuleSettingCreateSchema(ma.Schema):
+class ModuleSettingCreateSchema(Schema):
     module = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
     enabled = ma.fields.Boolean(load_default=None)
     settings = ma.fields.Dict(keys=ma.fields.String(), load_default=None)
 
 
-class ModuleSettingUpdateSchema(ma.Schema):
+class ModuleSettingUpdateSchema(Schema):
     enabled = ma.fields.Boolean(load_default=None)
     settings = ma.fields.Dict(
         keys=ma.fields.String(),
@@ -35,13 +37,13 @@ class ModuleSettingUpdateSchema(ma.Schema):
     )
 
 
-class PendingMigrationSchema(ma.Schema):
+class PendingMigrationSchema(Schema):
     area = ma.fields.String(metadata={"description": "system_roles or module_settings"})
     item = ma.fields.String()
     problem = ma.fields.String()
 
 
-class WorkspaceFeaturesSchema(ma.Schema):
+class WorkspaceFeaturesSchema(Schema):
     members = ma.fields.Integer()
     pending_invitations = ma.fields.Integer()
     api_keys = ma.fields.Integer(metadata={"description": "Active, unrevoked API keys"})
@@ -50,7 +52,7 @@ class WorkspaceFeaturesSchema(ma.Schema):
     file_storage = ma.fields.String()
 
 
-class WorkspaceHealthSchema(ma.Schema):
+class WorkspaceHealthSchema(Schema):
     brand = ma.fields.Boolean(metadata={"description": "A brand profile exists"})
     migration_required = ma.fields.Boolean()
     personal_onboarding_complete = ma.fields.Boolean()
@@ -60,13 +62,13 @@ class WorkspaceHealthSchema(ma.Schema):
     features = ma.fields.Nested(WorkspaceFeaturesSchema)
 
 
-class MigrationStartedSchema(ma.Schema):
+class MigrationStartedSchema(Schema):
     job_id = ma.fields.String()
     stream_url = ma.fields.String()
     status = ma.fields.String()
 
 
-class MigrationEventSchema(ma.Schema):
+class MigrationEventSchema(Schema):
     """One `data:` frame of the migration stream."""
 
     status = ma.fields.String(metadata={"description": "QUEUED, RUNNING, COMPLETED, FAILED or CANCELED"})

@@ -2,23 +2,22 @@
 
 Settings are a JSON object per module. Reading merges the registry's defaults under the stored
 values, so a setting a module gained later shows its default even before the upkeep stores it.
+Rows are the current workspace's (the session scopes every query); writes name the workspace.
 """
 
 from narrative.extensions import db
 from narrative.modules.models import ModuleSetting
 from narrative.modules.registry import get_module, known_modules
-from narrative.platform.errors import Conflict, NotFound, ValidationFailed
+from narrative.platform.errors import Conflict, NotFound, ValidationFailed, integrity_errors_as_conflict
+from narrative.platform.tenancy import workspace_scope
 
 
-def _row(*, workspace_id, module):
-    return db.session.scalar(db.select(ModuleSetting).filter_by(workspace_id=workspace_id, module=module))
+def _row(module):
+    return db.session.scalar(db.select(ModuleSetting).filter_by(module=module))
 
 
-def _rows(workspace_id):
-    return {
-        row.module: row
-        for row in db.session.scalars(db.select(ModuleSetting).filter_by(workspace_id=workspace_id))
-    }
+def _rows():
+    return {row.module: row for row in db.session.scalars(db.select(ModuleSetting))}
 
 
 def describe(info, row):
@@ -37,16 +36,16 @@ def describe(info, row):
     }
 
 
-def list_modules(*, workspace_id):
+def list_modules():
     """Every registered module, plus any stored module the code no longer registers."""
-    rows = _rows(workspace_id)
+    rows = _rows()
     described = [describe(info, rows.pop(info.key, None)) for info in known_modules()]
     described += [describe(None, row) for _key, row in sorted(rows.items())]
     return described
 
 
-def get_module_settings(*, workspace_id, module):
-    info, row = get_module(module), _row(workspace_id=workspace_id, module=module)
+def get_module_settings(*, module):
+    info, row = get_module(module), _row(module)
     if info is None and row is None:
         raise NotFound(f"There is no module named '{module}'.")
     return describe(info, row)
@@ -54,7 +53,8 @@ def get_module_settings(*, workspace_id, module):
 
 def is_enabled(*, workspace_id, module):
     """Whether the workspace uses `module` (what a domain checks before serving its features)."""
-    info, row = get_module(module), _row(workspace_id=workspace_id, module=module)
+    with workspace_scope(workspace_id):  # the workspace named, also from a job or admin code
+        info, row = get_module(module), _row(module)
     if row is not None:
         return row.enabled
     return bool(info and info.enabled)
@@ -84,19 +84,22 @@ def _materialise(*, workspace_id, info):
 
 def create_module_settings(*, workspace_id, module, enabled=None, settings=None):
     info = _known_or_422(module)
-    if _row(workspace_id=workspace_id, module=module) is not None:
-        raise Conflict(f"The module '{module}' already has settings; update them instead.")
+    message = f"The module '{module}' already has settings; update them instead."
+    if _row(module) is not None:
+        raise Conflict(message)
     row = _materialise(workspace_id=workspace_id, info=info)
     if enabled is not None:
         row.enabled = enabled
     if settings:
         row.settings = {**row.settings, **settings}
-    db.session.flush()
+    # The unique (workspace, module) constraint decides a race the check above lost.
+    with integrity_errors_as_conflict(message):
+        db.session.flush()
     return describe(info, row)
 
 
 def _editable_row(*, workspace_id, module):
-    row = _row(workspace_id=workspace_id, module=module)
+    row = _row(module)
     info = get_module(module)
     if row is None:
         row = _materialise(workspace_id=workspace_id, info=_known_or_404(module))
@@ -130,10 +133,10 @@ def update_module(*, workspace_id, module, enabled=None, settings=None):
 # --- upkeep (the workspace-health migration) ---------------------------------------------------
 
 
-def outdated_modules(*, workspace_id):
+def outdated_modules():
     """{module: [setting, ...]} for stored settings that lack defaults the registry gained since."""
     outdated = {}
-    for module, row in _rows(workspace_id).items():
+    for module, row in _rows().items():
         info = get_module(module)
         missing = sorted(set(info.settings) - set(row.settings)) if info else []
         if missing:
@@ -146,7 +149,7 @@ def ensure_module_settings(*, workspace_id):
 
     Idempotent; values the workspace chose are never overwritten. Returns {"created", "updated"}.
     """
-    rows = _rows(workspace_id)
+    rows = _rows()
     created, updated = [], []
     for info in known_modules():
         row = rows.get(info.key)

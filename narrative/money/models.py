@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 OPEN = "open"
 DONE = "done"
@@ -20,7 +21,7 @@ SNOOZED = "snoozed"
 STATUSES = (OPEN, DONE, DISMISSED, SNOOZED)
 
 
-class MoneyActionStatus(IdMixin, db.Model):
+class MoneyActionStatus(WorkspaceScoped, IdMixin, db.Model):
     __tablename__ = "money_action_statuses"
     __display_name__ = "Money action status"
     __table_args__ = (

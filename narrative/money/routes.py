@@ -1,7 +1,6 @@
 """The SDK's money and growth endpoints: metric cards, actions and their status, growth
 opportunities and projects made from them. camelCase on the wire; figures as of `asOfDate`."""
 
-from narrative.extensions import db
 from narrative.identity.access import current_user, require
 from narrative.money import service
 from narrative.money.periods import parse_as_of
@@ -84,7 +83,6 @@ def set_action_status(payload):
         status=payload["status"],
         reason=payload["reason"],
     )
-    db.session.commit()
     return {
         "ok": True,
         "insight_id": row.action_id,
@@ -125,7 +123,6 @@ def project_from_opportunity(payload):
     project, created = service.project_from_opportunity(
         workspace_id=workspace_id, user_id=user_id, opp_id=payload["insight_id"], as_of=as_of
     )
-    db.session.commit()
     return {
         "project_id": project.id,
         "insight_id": project.source_id,

@@ -5,11 +5,12 @@ import marshmallow as ma
 from narrative.money.findings import ID_PATTERN
 from narrative.money.models import STATUSES
 from narrative.money.service import LIST_FILTERS
+from narrative.platform.schemas import Schema
 
 AS_OF_HELP = "The date to compute as of, YYYY-MM-DD (required; a bad or missing date is a 400)"
 
 
-class AsOfArgsSchema(ma.Schema):
+class AsOfArgsSchema(Schema):
     # A String, not a Date: a missing or malformed date is the seed's 400 with a clear message
     # (narrative.money.periods.parse_as_of), not a generic 422.
     as_of_date = ma.fields.String(
@@ -25,14 +26,14 @@ class FindingListArgsSchema(AsOfArgsSchema):
     )
 
 
-class BreakdownSchema(ma.Schema):
+class BreakdownSchema(Schema):
     category = ma.fields.String()
     amount = ma.fields.Float()
     share = ma.fields.Float(allow_none=True, metadata={"description": "Percent of the month's expenses"})
     previous_amount = ma.fields.Float(data_key="previousAmount")
 
 
-class MetricCardSchema(ma.Schema):
+class MetricCardSchema(Schema):
     id = ma.fields.String()
     title = ma.fields.String()
     value = ma.fields.Float(allow_none=True)
@@ -45,13 +46,13 @@ class MetricCardSchema(ma.Schema):
     breakdown = ma.fields.List(ma.fields.Nested(BreakdownSchema))
 
 
-class MetricsSchema(ma.Schema):
+class MetricsSchema(Schema):
     as_of = ma.fields.Date(data_key="asOfDate")
     currency = ma.fields.String()
     cards = ma.fields.List(ma.fields.Nested(MetricCardSchema))
 
 
-class FindingSchema(ma.Schema):
+class FindingSchema(Schema):
     id = ma.fields.String(metadata={"description": "Stable: the same finding has the same id"})
     kind = ma.fields.String()
     title = ma.fields.String()
@@ -65,7 +66,7 @@ class FindingSchema(ma.Schema):
     snoozed_until = ma.fields.DateTime(allow_none=True, data_key="snoozedUntil")
 
 
-class ActionListSchema(ma.Schema):
+class ActionListSchema(Schema):
     as_of = ma.fields.Date(data_key="asOfDate")
     currency = ma.fields.String()
     items = ma.fields.List(ma.fields.Nested(FindingSchema))
@@ -80,7 +81,7 @@ class OpportunityListSchema(ActionListSchema):
     items = ma.fields.List(ma.fields.Nested(OpportunitySchema))
 
 
-class ActionStatusSetSchema(ma.Schema):
+class ActionStatusSetSchema(Schema):
     user_id = ma.fields.UUID(required=True, data_key="userId", metadata={"description": "Must be you"})
     insight_id = ma.fields.String(
         required=True,
@@ -91,7 +92,7 @@ class ActionStatusSetSchema(ma.Schema):
     reason = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
 
 
-class ActionStatusResultSchema(ma.Schema):
+class ActionStatusResultSchema(Schema):
     ok = ma.fields.Boolean()
     insight_id = ma.fields.String(data_key="insightId")
     status = ma.fields.String()
@@ -99,7 +100,7 @@ class ActionStatusResultSchema(ma.Schema):
     updated_at = ma.fields.DateTime(data_key="updatedAt")
 
 
-class ProjectFromOppSchema(ma.Schema):
+class ProjectFromOppSchema(Schema):
     insight_id = ma.fields.String(
         required=True,
         data_key="insightId",
@@ -112,7 +113,7 @@ class ProjectFromOppSchema(ma.Schema):
     )
 
 
-class ProjectFromOppResultSchema(ma.Schema):
+class ProjectFromOppResultSchema(Schema):
     project_id = ma.fields.UUID(data_key="projectId")
     insight_id = ma.fields.String(data_key="insightId")
     is_active = ma.fields.Boolean(data_key="isActive")

@@ -4,7 +4,9 @@ the member's decisions on them, and turning an opportunity into a project.
 Every figure is computed from the bank ledger (`narrative.banking.ledger`) by the pure functions of
 narrative.money.metrics, .actions and .growth; only decisions (MoneyActionStatus) and projects are
 stored. Functions are keyword-only and take explicit workspace and user ids, so the coach's reply job
-(no request) calls them as the routes do.
+(no request) calls them as the routes do; the workspace id names the ledger, the Redis keys and new
+rows, while stored decisions and projects are read through the session's workspace scope (the
+request's, or the job's).
 
 Listing rules (`status` argument of actions and opportunities):
 - default "open": open findings, plus snoozed ones whose snooze is over (shown as open again);
@@ -71,22 +73,20 @@ class Listed:
         return getattr(self.finding, name)
 
 
-def _decisions(*, workspace_id, user_id, ids):
+def _decisions(*, user_id, ids):
     if not ids:
         return {}
     rows = db.session.scalars(
         sa.select(MoneyActionStatus).where(
-            MoneyActionStatus.workspace_id == workspace_id,
-            MoneyActionStatus.user_id == user_id,
-            MoneyActionStatus.action_id.in_(list(ids)),
+            MoneyActionStatus.user_id == user_id, MoneyActionStatus.action_id.in_(list(ids))
         )
     ).all()
     return {row.action_id: row for row in rows}
 
 
-def _listed(findings, *, workspace_id, user_id, status_filter, now=None):
+def _listed(findings, *, user_id, status_filter, now=None):
     now = now or utcnow()
-    decisions = _decisions(workspace_id=workspace_id, user_id=user_id, ids=[f.id for f in findings])
+    decisions = _decisions(user_id=user_id, ids=[f.id for f in findings])
     listed = []
     for finding in findings:
         row = decisions.get(finding.id)
@@ -112,27 +112,26 @@ def actions(*, workspace_id, user_id, as_of, status_filter="open"):
     txns, balances = load_ledger(workspace_id=workspace_id, user_id=user_id, as_of=as_of)
     report = compute_metrics(txns, balances, as_of)
     found = action_rules.compute_actions(txns, balances, as_of, report)
-    return report, _listed(found, workspace_id=workspace_id, user_id=user_id, status_filter=status_filter)
+    return report, _listed(found, user_id=user_id, status_filter=status_filter)
 
 
 def opportunities(*, workspace_id, user_id, as_of, status_filter="open", remember=True):
     """(currency, listed opportunities) as of `as_of`, each with the project it became, if any."""
     txns, balances = load_ledger(workspace_id=workspace_id, user_id=user_id, as_of=as_of)
     currency, found = growth_rules.compute_opportunities(txns, balances, as_of)
-    listed = _listed(found, workspace_id=workspace_id, user_id=user_id, status_filter=status_filter)
-    projects_by_source = _projects_for(workspace_id, [item.id for item in listed])
+    listed = _listed(found, user_id=user_id, status_filter=status_filter)
+    projects_by_source = _projects_for([item.id for item in listed])
     listed = [Listed(**{**item.__dict__, "project_id": projects_by_source.get(item.id)}) for item in listed]
     if remember:
         _remember(workspace_id, user_id, as_of, found)
     return currency, listed
 
 
-def _projects_for(workspace_id, opp_ids):
+def _projects_for(opp_ids):
     if not opp_ids:
         return {}
     rows = db.session.execute(
         sa.select(Project.source_id, Project.id).where(
-            Project.workspace_id == workspace_id,
             Project.source_type == GROWTH_OPPORTUNITY,
             Project.source_id.in_(opp_ids),
         )
@@ -173,9 +172,7 @@ def find_opportunity(*, workspace_id, user_id, opp_id, as_of=None):
 
 def project_from_opportunity(*, workspace_id, user_id, opp_id, as_of=None):
     """(project, created): the project this opportunity already became, else a new active one."""
-    existing = projects.find_by_source(
-        workspace_id=workspace_id, source_type=GROWTH_OPPORTUNITY, source_id=opp_id
-    )
+    existing = projects.find_by_source(source_type=GROWTH_OPPORTUNITY, source_id=opp_id)
     if existing is not None:
         return existing, False
     opp = find_opportunity(workspace_id=workspace_id, user_id=user_id, opp_id=opp_id, as_of=as_of)
@@ -189,19 +186,23 @@ def project_from_opportunity(*, workspace_id, user_id, opp_id, as_of=None):
     )
 
 
+def _decision(*, user_id, insight_id):
+    return db.session.scalar(
+        sa.select(MoneyActionStatus).where(
+            MoneyActionStatus.user_id == user_id, MoneyActionStatus.action_id == insight_id
+        )
+    )
+
+
 def set_status(*, workspace_id, user_id, insight_id, status, reason=None):
     """Record the member's decision on a finding (an upsert: one row per workspace, user, finding)."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    row = db.session.scalar(
-        sa.select(MoneyActionStatus).where(
-            MoneyActionStatus.workspace_id == workspace_id,
-            MoneyActionStatus.user_id == user_id,
-            MoneyActionStatus.action_id == insight_id,
-        )
-    )
+    row = _decision(user_id=user_id, insight_id=insight_id)
     if row is None:
         try:
+            # A savepoint: losing the race to a concurrent first decision undoes only this insert,
+            # not the rest of the request's unit of work.
             with db.session.begin_nested():
                 row = MoneyActionStatus(
                     workspace_id=workspace_id, user_id=user_id, action_id=insight_id, status=status
@@ -209,16 +210,11 @@ def set_status(*, workspace_id, user_id, insight_id, status, reason=None):
                 row.reason = reason
                 db.session.add(row)
             return row
-        except sa.exc.IntegrityError:  # a concurrent first decision: update that one
-            row = db.session.scalar(
-                sa.select(MoneyActionStatus).where(
-                    MoneyActionStatus.workspace_id == workspace_id,
-                    MoneyActionStatus.user_id == user_id,
-                    MoneyActionStatus.action_id == insight_id,
-                )
-            )
+        except sa.exc.IntegrityError:  # the unique constraint decided: update the winner's row
+            row = _decision(user_id=user_id, insight_id=insight_id)
+            if row is None:
+                raise
     row.status = status
     row.reason = reason
     row.updated_at = utcnow()  # also when nothing else changed: a new snooze starts now
-    db.session.flush()
     return row

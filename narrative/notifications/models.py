@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 INSTANT = "instant"
 DIGEST = "digest"
@@ -15,7 +16,7 @@ EMAIL_MODES = (INSTANT, DIGEST)
 DIGEST_FREQUENCIES = (30, 60)
 
 
-class Notification(IdMixin, db.Model):
+class Notification(WorkspaceScoped, IdMixin, db.Model):
     """`user_id` None = a broadcast every member of the workspace sees (their read/delete state is a
     `NotificationReceipt`); otherwise the recipient's own row (read_at/deleted here)."""
 
@@ -58,7 +59,7 @@ class NotificationReceipt(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class NotificationPreference(IdMixin, TimestampMixin, db.Model):
+class NotificationPreference(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     """A user's choice for one notification type in one workspace; absent = the type's defaults."""
 
     __tablename__ = "notification_preferences"
@@ -77,7 +78,7 @@ class NotificationPreference(IdMixin, TimestampMixin, db.Model):
     muted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
 
-class EmailDeliverySetting(IdMixin, TimestampMixin, db.Model):
+class EmailDeliverySetting(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "notification_email_settings"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "user_id"),)
 

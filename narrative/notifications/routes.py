@@ -26,7 +26,7 @@ from narrative.notifications.schemas import (
 from narrative.platform.api import Blueprint
 from narrative.platform.pagination import page_schema, paginate
 from narrative.platform.sse import sse_response
-from narrative.platform.tenancy import current_workspace_id, get_in_workspace_or_404
+from narrative.platform.tenancy import get_or_404
 
 register_permissions(
     "notifications",
@@ -40,7 +40,7 @@ READ = "notifications.read"
 
 
 def _me():
-    return {"workspace_id": current_workspace_id(), "user_id": current_user().id}
+    return {"user_id": current_user().id}
 
 
 @blp.route("/api/v1/notifications")
@@ -79,12 +79,14 @@ def unread_count():
 @blp.response(200, UpdatedSchema)
 def mark_read(payload):
     """Mark one (notification_id), several (notification_ids) or, with neither, all as read"""
-    ids = payload.get("notification_ids")
-    if payload.get("notification_id"):
-        ids = [*(ids or []), payload["notification_id"]]
-    updated = service.mark_read(**_me(), notification_ids=ids)
-    db.session.commit()
-    return {"updated": updated}
+    rows = None
+    if payload.get("notification_ids") is not None or payload.get("notification_id"):
+        rows = service.named_notifications(
+            **_me(),
+            notification_id=payload.get("notification_id"),
+            notification_ids=payload.get("notification_ids"),
+        )
+    return {"updated": service.mark_read(**_me(), rows=rows)}
 
 
 @blp.route("/api/v1/notifications/read-all", methods=["PUT"])
@@ -93,9 +95,7 @@ def mark_read(payload):
 @blp.response(200, UpdatedSchema)
 def mark_all_read():
     """Mark all your notifications as read"""
-    updated = service.mark_read(**_me())
-    db.session.commit()
-    return {"updated": updated}
+    return {"updated": service.mark_read(**_me())}
 
 
 @blp.route("/api/v1/notifications/<notification_id>/read", methods=["PUT"])
@@ -105,9 +105,8 @@ def mark_all_read():
 def mark_one_read(notification_id):
     """Mark one notification as read"""
     me = _me()
-    service.mark_read(**me, notification_ids=[notification_id])
-    db.session.commit()
-    row = service._visible_one(notification_id, **me)
+    row = service.visible_one(notification_id, **me)
+    service.mark_read(**me, rows=[row])
     receipt = db.session.get(service.NotificationReceipt, (row.id, me["user_id"]))
     return service.notification_dict(row, read_at=receipt.read_at if receipt else None)
 
@@ -119,7 +118,6 @@ def mark_one_read(notification_id):
 def delete_notification(notification_id):
     """Delete one of your notifications (a broadcast is hidden for you only)"""
     service.delete_notification(**_me(), notification_id=notification_id)
-    db.session.commit()
     return {"deleted": True, "id": notification_id}
 
 
@@ -161,11 +159,9 @@ def get_email_delivery():
 @blp.response(200, EmailDeliveryOutSchema)
 def update_email_delivery(payload):
     """Set instant or digest email delivery"""
-    row = service.update_email_setting(
+    return service.update_email_setting(
         **_me(), mode=payload.get("email_delivery_mode"), frequency=payload.get("digest_frequency_minutes")
     )
-    db.session.commit()
-    return row
 
 
 @blp.route("/api/v1/notifications/me", methods=["GET"])
@@ -184,9 +180,7 @@ def list_preferences():
 @blp.response(201, PreferenceSchema)
 def create_preference(payload):
     """Create (or replace) your preference for one notification type"""
-    row = service.set_preference(**_me(), event_type=payload.pop("event_type"), values=payload)
-    db.session.commit()
-    return row
+    return service.set_preference(**_me(), event_type=payload.pop("event_type"), values=payload)
 
 
 @blp.route("/api/v1/notifications/me/reset", methods=["POST"])
@@ -195,9 +189,7 @@ def create_preference(payload):
 @blp.response(200, PreferenceSchema(many=True))
 def reset_preferences():
     """Replace your preferences by the recommended defaults"""
-    rows = service.reset_preferences(**_me())
-    db.session.commit()
-    return rows
+    return service.reset_preferences(**_me())
 
 
 @blp.route("/api/v1/notifications/me/bulk", methods=["PUT"])
@@ -212,12 +204,11 @@ def bulk_update_preferences(payload):
         service.set_preference(**me, event_type=item.pop("event_type"), values=item)
         for item in payload["preferences"]
     ]
-    db.session.commit()
     return rows
 
 
 def _own_preference(preference_id):
-    row = get_in_workspace_or_404(NotificationPreference, preference_id)
+    row = get_or_404(NotificationPreference, preference_id)
     if row.user_id != current_user().id:
         raise service.NotFound("Preference not found.")
     return row
@@ -230,9 +221,7 @@ def _own_preference(preference_id):
 @blp.response(200, PreferenceSchema)
 def update_preference(payload, preference_id):
     """Change one of your preferences"""
-    row = service.update_preference_by_id(_own_preference(preference_id), payload)
-    db.session.commit()
-    return row
+    return service.update_preference_by_id(_own_preference(preference_id), payload)
 
 
 @blp.route("/api/v1/notifications/me/<preference_id>", methods=["DELETE"])
@@ -242,7 +231,6 @@ def update_preference(payload, preference_id):
 def delete_preference(preference_id):
     """Delete one of your preferences (its type goes back to the defaults)"""
     db.session.delete(_own_preference(preference_id))
-    db.session.commit()
 
 
 @blp.route("/api/v1/notifications/preferences/v2", methods=["GET"])
@@ -261,5 +249,4 @@ def update_preference_v2(payload, event_type):
     """Set the channels (in-app, email, WhatsApp) or mute one notification type"""
     me = _me()
     service.set_preference(**me, event_type=event_type, values=payload)
-    db.session.commit()
     return {"event_type": event_type, **service.effective_settings(**me, event_type=event_type)}

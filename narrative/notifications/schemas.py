@@ -3,7 +3,15 @@
 import marshmallow as ma
 
 from narrative.notifications.models import DIGEST_FREQUENCIES, EMAIL_MODES
+from narrative.platform.events import get_event_type
 from narrative.platform.pagination import OffsetPageArgs
+from narrative.platform.schemas import Schema
+
+
+def _registered_event_type(value):
+    # Checked here too (the service checks every path), so a bulk error names the item's index.
+    if get_event_type(value) is None:
+        raise ma.ValidationError(f"Unknown notification type {value!r}.")
 
 
 class NotificationListArgs(OffsetPageArgs):
@@ -13,7 +21,7 @@ class NotificationListArgs(OffsetPageArgs):
     until = ma.fields.AwareDateTime(load_default=None)
 
 
-class NotificationSchema(ma.Schema):
+class NotificationSchema(Schema):
     id = ma.fields.UUID()
     type = ma.fields.String()
     category = ma.fields.String()
@@ -31,25 +39,25 @@ class NotificationSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class UnreadCountSchema(ma.Schema):
+class UnreadCountSchema(Schema):
     count = ma.fields.Integer()
 
 
-class MarkReadSchema(ma.Schema):
+class MarkReadSchema(Schema):
     notification_id = ma.fields.UUID(load_default=None, allow_none=True)
     notification_ids = ma.fields.List(ma.fields.UUID(), load_default=None, allow_none=True)
 
 
-class UpdatedSchema(ma.Schema):
+class UpdatedSchema(Schema):
     updated = ma.fields.Integer()
 
 
-class DeletedSchema(ma.Schema):
+class DeletedSchema(Schema):
     deleted = ma.fields.Boolean()
     id = ma.fields.UUID()
 
 
-class ChannelsSchema(ma.Schema):
+class ChannelsSchema(Schema):
     inapp_enabled = ma.fields.Boolean(allow_none=True)
     email_enabled = ma.fields.Boolean(allow_none=True)
     whatsapp_enabled = ma.fields.Boolean(allow_none=True)
@@ -57,10 +65,12 @@ class ChannelsSchema(ma.Schema):
 
 
 class PreferenceCreateSchema(ChannelsSchema):
-    event_type = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    event_type = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=120), _registered_event_type]
+    )
 
 
-class PreferenceSchema(ma.Schema):
+class PreferenceSchema(Schema):
     id = ma.fields.UUID()
     event_type = ma.fields.String()
     inapp_enabled = ma.fields.Boolean()
@@ -71,11 +81,11 @@ class PreferenceSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class BulkPreferencesSchema(ma.Schema):
+class BulkPreferencesSchema(Schema):
     preferences = ma.fields.List(ma.fields.Nested(PreferenceCreateSchema), required=True)
 
 
-class EmailDeliverySchema(ma.Schema):
+class EmailDeliverySchema(Schema):
     email_delivery_mode = ma.fields.String(validate=ma.validate.OneOf(EMAIL_MODES))
     digest_frequency_minutes = ma.fields.String(
         validate=ma.validate.OneOf([str(m) for m in DIGEST_FREQUENCIES]),
@@ -83,10 +93,10 @@ class EmailDeliverySchema(ma.Schema):
     )
 
 
-class EmailDeliveryOutSchema(ma.Schema):
+class EmailDeliveryOutSchema(Schema):
     email_delivery_mode = ma.fields.String()
     digest_frequency_minutes = ma.fields.Function(lambda row: str(row.digest_frequency_minutes))
 
 
-class StreamArgs(ma.Schema):
+class StreamArgs(Schema):
     last_event_id = ma.fields.String(load_default=None)

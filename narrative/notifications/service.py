@@ -7,6 +7,9 @@ A user's `NotificationPreference` for a type overrides the defaults; `muted` sil
 Broadcasts are one row for the workspace; each member's read/deleted state is a receipt.
 Email: per-user notifications only (a broadcast is never mailed to everyone), through the platform
 email outbox; in "digest" mode they wait for `send_notification_digests` (every 5 minutes).
+
+Reads and preference changes act in the current workspace (the session scopes every query to it);
+the consumer, `notify` and the digest sweep name the workspace they work for with `workspace_scope`.
 """
 
 from dataclasses import dataclass, field
@@ -24,12 +27,14 @@ from narrative.notifications.models import (
     NotificationPreference,
     NotificationReceipt,
 )
+from narrative.platform import unit_of_work
 from narrative.platform.email import send_email
 from narrative.platform.errors import NotFound, ValidationFailed
-from narrative.platform.events import consumer
+from narrative.platform.events import consumer, get_event_type
 from narrative.platform.jobs import publish
 from narrative.platform.models import parse_uuid, utcnow
 from narrative.platform.periodic import every
+from narrative.platform.tenancy import current_workspace_id, find, workspace_scope
 from narrative.platform.transactions import on_commit
 
 BROADCAST = "broadcast"
@@ -118,30 +123,32 @@ def defaults_by_category():
     return grouped
 
 
-def effective_settings(*, workspace_id, user_id, event_type):
-    row = db.session.scalar(
+def _preference(user_id, event_type):
+    return db.session.scalar(
         sa.select(NotificationPreference).where(
-            NotificationPreference.workspace_id == workspace_id,
-            NotificationPreference.user_id == user_id,
-            NotificationPreference.event_type == event_type,
+            NotificationPreference.user_id == user_id, NotificationPreference.event_type == event_type
         )
     )
+
+
+def effective_settings(*, user_id, event_type):
+    row = _preference(user_id, event_type)
     if row is None:
         return default_settings(event_type)
     return {name: getattr(row, name) for name in CHANNELS}
 
 
-def preferences(*, workspace_id, user_id):
+def preferences(*, user_id):
     return db.session.scalars(
         sa.select(NotificationPreference)
-        .where(NotificationPreference.workspace_id == workspace_id, NotificationPreference.user_id == user_id)
+        .where(NotificationPreference.user_id == user_id)
         .order_by(NotificationPreference.event_type)
     ).all()
 
 
-def preferences_v2(*, workspace_id, user_id):
+def preferences_v2(*, user_id):
     """Every known type with the user's settings, defaults filled in."""
-    stored = {p.event_type: p for p in preferences(workspace_id=workspace_id, user_id=user_id)}
+    stored = {p.event_type: p for p in preferences(user_id=user_id)}
     result = {}
     for name in sorted(set(KINDS) | set(stored)):
         row = stored.get(name)
@@ -155,20 +162,30 @@ def preferences_v2(*, workspace_id, user_id):
     return result
 
 
-def set_preference(*, workspace_id, user_id, event_type, values):
-    """Create or update the user's preference for `event_type` with the given channel values."""
+def check_event_type(event_type):
+    """Refuse a type that is not in the platform's registry of event types (422, on `event_type`).
+
+    A preference for a type no event can have would never apply, and storing any string a client
+    sends would fill the table (and the v2 listing) with junk.
+    """
     if not event_type or len(event_type) > 120:
         raise ValidationFailed(details=[{"field": "event_type", "message": "Name a notification type."}])
-    row = db.session.scalar(
-        sa.select(NotificationPreference).where(
-            NotificationPreference.workspace_id == workspace_id,
-            NotificationPreference.user_id == user_id,
-            NotificationPreference.event_type == event_type,
+    if get_event_type(event_type) is None:
+        raise ValidationFailed(
+            details=[{"field": "event_type", "message": f"Unknown notification type {event_type!r}."}]
         )
-    )
+
+
+def set_preference(*, user_id, event_type, values):
+    """Create or update the user's preference for `event_type` with the given channel values."""
+    check_event_type(event_type)
+    row = _preference(user_id, event_type)
     if row is None:
         row = NotificationPreference(
-            workspace_id=workspace_id, user_id=user_id, event_type=event_type, **default_settings(event_type)
+            workspace_id=current_workspace_id(),
+            user_id=user_id,
+            event_type=event_type,
+            **default_settings(event_type),
         )
         db.session.add(row)
     for name in CHANNELS:
@@ -186,12 +203,9 @@ def update_preference_by_id(row, values):
     return row
 
 
-def reset_preferences(*, workspace_id, user_id):
-    db.session.execute(
-        sa.delete(NotificationPreference).where(
-            NotificationPreference.workspace_id == workspace_id, NotificationPreference.user_id == user_id
-        )
-    )
+def reset_preferences(*, user_id):
+    db.session.execute(sa.delete(NotificationPreference).where(NotificationPreference.user_id == user_id))
+    workspace_id = current_workspace_id()
     rows = [
         NotificationPreference(
             workspace_id=workspace_id, user_id=user_id, event_type=name, **default_settings(name)
@@ -203,15 +217,11 @@ def reset_preferences(*, workspace_id, user_id):
     return rows
 
 
-def email_setting(*, workspace_id, user_id, create=False):
-    row = db.session.scalar(
-        sa.select(EmailDeliverySetting).where(
-            EmailDeliverySetting.workspace_id == workspace_id, EmailDeliverySetting.user_id == user_id
-        )
-    )
+def email_setting(*, user_id, create=False):
+    row = db.session.scalar(sa.select(EmailDeliverySetting).where(EmailDeliverySetting.user_id == user_id))
     if row is None:
         row = EmailDeliverySetting(
-            workspace_id=workspace_id,
+            workspace_id=current_workspace_id(),
             user_id=user_id,
             email_delivery_mode=INSTANT,
             digest_frequency_minutes=60,
@@ -221,8 +231,8 @@ def email_setting(*, workspace_id, user_id, create=False):
     return row
 
 
-def update_email_setting(*, workspace_id, user_id, mode=None, frequency=None):
-    row = email_setting(workspace_id=workspace_id, user_id=user_id, create=True)
+def update_email_setting(*, user_id, mode=None, frequency=None):
+    row = email_setting(user_id=user_id, create=True)
     if mode is not None:
         row.email_delivery_mode = mode
     if frequency is not None:
@@ -234,8 +244,8 @@ def update_email_setting(*, workspace_id, user_id, mode=None, frequency=None):
 # ---- creating notifications ------------------------------------------------------------------------
 
 
-def _active_member_ids(workspace_id, user_ids=None):
-    stmt = sa.select(Member.user_id).where(Member.workspace_id == workspace_id, Member.status == "active")
+def _active_member_ids(user_ids=None):
+    stmt = sa.select(Member.user_id).where(Member.status == "active")
     if user_ids is not None:
         stmt = stmt.where(Member.user_id.in_(user_ids))
     return list(db.session.scalars(stmt))
@@ -253,7 +263,25 @@ def notify(
     actor_id=None,
     category=None,
 ):
-    """Create notifications: for `user_ids` (honouring their preferences) or, with None, a broadcast."""
+    """Create notifications: for `user_ids` (honouring their preferences) or, with None, a broadcast.
+
+    Recipients are the active members of `workspace_id` among `user_ids`; anyone else is skipped.
+    """
+    with workspace_scope(workspace_id):
+        return _notify(
+            workspace_id=workspace_id,
+            event_type=event_type,
+            title=title,
+            body=body,
+            data=data,
+            user_ids=user_ids,
+            event_id=event_id,
+            actor_id=actor_id,
+            category=category,
+        )
+
+
+def _notify(*, workspace_id, event_type, title, body, data, user_ids, event_id, actor_id, category):
     kind = KINDS.get(event_type)
     category = category or (kind.category if kind else "Other")
     data = data or {}
@@ -272,18 +300,18 @@ def notify(
         )
         db.session.add(row)
         db.session.flush()
-        for member_id in _active_member_ids(workspace_id):
-            settings = effective_settings(workspace_id=workspace_id, user_id=member_id, event_type=event_type)
+        for member_id in _active_member_ids():
+            settings = effective_settings(user_id=member_id, event_type=event_type)
             if settings["inapp_enabled"] and not settings["muted"]:
                 _publish_after_commit(member_id, row)
         return [row]
     created = []
-    for user_id in _active_member_ids(workspace_id, user_ids):
-        settings = effective_settings(workspace_id=workspace_id, user_id=user_id, event_type=event_type)
+    for user_id in _active_member_ids(user_ids):
+        settings = effective_settings(user_id=user_id, event_type=event_type)
         if settings["muted"]:
             continue
         row = None
-        mode = email_setting(workspace_id=workspace_id, user_id=user_id).email_delivery_mode
+        mode = email_setting(user_id=user_id).email_delivery_mode
         if settings["inapp_enabled"]:
             row = Notification(
                 workspace_id=workspace_id,
@@ -355,7 +383,9 @@ def publish_workspace_event(*, workspace_id, event_type, data=None):
         "workspace_id": str(workspace_id),
         "data": data or {},
     }
-    for user_id in _active_member_ids(workspace_id):
+    with workspace_scope(workspace_id):
+        member_ids = _active_member_ids()
+    for user_id in member_ids:
         on_commit(lambda user_id=user_id: publish(user_stream_key(user_id), frame))
 
 
@@ -371,6 +401,11 @@ _MEMBER_EVENTS = {
 @consumer("notifications")
 def notify_on_event(event):
     """The consumer: events in `KINDS` become notifications (idempotent per event and recipient)."""
+    with workspace_scope(event.workspace_id):
+        _notify_on_event(event)
+
+
+def _notify_on_event(event):
     if event.type in _MEMBER_EVENTS:
         publish_workspace_event(workspace_id=event.workspace_id, event_type="members_updated")
     kind = KINDS.get(event.type)
@@ -404,9 +439,9 @@ def notify_on_event(event):
 # ---- reading ---------------------------------------------------------------------------------------
 
 
-def _hidden_types(workspace_id, user_id):
+def _hidden_types(user_id):
     hidden = {name for name, kind in KINDS.items() if not kind.inapp}
-    for row in preferences(workspace_id=workspace_id, user_id=user_id):
+    for row in preferences(user_id=user_id):
         if row.muted or not row.inapp_enabled:
             hidden.add(row.event_type)
         else:
@@ -414,21 +449,20 @@ def _hidden_types(workspace_id, user_id):
     return hidden
 
 
-def visible_query(*, workspace_id, user_id, unread_only=False, types=None, since=None, until=None):
+def visible_query(*, user_id, unread_only=False, types=None, since=None, until=None):
     """(Notification, receipt read_at) rows the user sees: theirs plus the workspace's broadcasts."""
     receipt = sa.orm.aliased(NotificationReceipt)
     stmt = (
         sa.select(Notification, receipt.read_at)
         .outerjoin(receipt, sa.and_(receipt.notification_id == Notification.id, receipt.user_id == user_id))
         .where(
-            Notification.workspace_id == workspace_id,
             sa.or_(
                 Notification.user_id == user_id,
                 sa.and_(Notification.user_id.is_(None), receipt.deleted_at.is_(None)),
             ),
         )
     )
-    hidden = _hidden_types(workspace_id, user_id)
+    hidden = _hidden_types(user_id)
     if hidden:
         stmt = stmt.where(sa.or_(Notification.user_id == user_id, Notification.type.not_in(hidden)))
     if unread_only:
@@ -442,23 +476,32 @@ def visible_query(*, workspace_id, user_id, unread_only=False, types=None, since
     return stmt
 
 
-def unread_count(*, workspace_id, user_id):
-    stmt = visible_query(workspace_id=workspace_id, user_id=user_id, unread_only=True)
+def unread_count(*, user_id):
+    stmt = visible_query(user_id=user_id, unread_only=True)
     return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
 
 
-def _visible_one(notification_id, *, workspace_id, user_id):
-    wanted = parse_uuid(notification_id)
-    row = None
-    if wanted is not None:
-        row = db.session.get(Notification, wanted)
-    if row is None or row.workspace_id != workspace_id or row.user_id not in (None, user_id):
-        raise NotFound("Notification not found.")
-    if row.user_id is None:
+def visible_one(notification_id, *, user_id, field=None):
+    """One notification the user sees; else 404, or a 422 naming `field` for an id from a payload."""
+    row = find(Notification, notification_id)
+    if row is not None and row.user_id is None:
         receipt = db.session.get(NotificationReceipt, (row.id, user_id))
         if receipt is not None and receipt.deleted_at is not None:
-            raise NotFound("Notification not found.")
+            row = None
+    if row is None or row.user_id not in (None, user_id):
+        if field is not None:
+            message = f"Notification {notification_id} is not one of yours."
+            raise ValidationFailed(details=[{"field": field, "message": message}])
+        raise NotFound("Notification not found.")
     return row
+
+
+def named_notifications(*, user_id, notification_id=None, notification_ids=None):
+    """The notifications a mark-read payload names (422 naming the field of one that is not yours)."""
+    named = [(f"notification_ids.{index}", value) for index, value in enumerate(notification_ids or ())]
+    if notification_id is not None:
+        named.append(("notification_id", notification_id))
+    return [visible_one(value, user_id=user_id, field=field) for field, value in named]
 
 
 def _receipt(row, user_id):
@@ -469,18 +512,13 @@ def _receipt(row, user_id):
     return receipt
 
 
-def mark_read(*, workspace_id, user_id, notification_ids=None):
+def mark_read(*, user_id, rows=None):
     """Mark the given notifications (or all visible unread ones) read; returns how many changed."""
     now = utcnow()
-    if notification_ids is None:
+    if rows is None:
         rows = [
-            row
-            for row, _read in db.session.execute(
-                visible_query(workspace_id=workspace_id, user_id=user_id, unread_only=True)
-            ).all()
+            row for row, _read in db.session.execute(visible_query(user_id=user_id, unread_only=True)).all()
         ]
-    else:
-        rows = [_visible_one(i, workspace_id=workspace_id, user_id=user_id) for i in notification_ids]
     changed = 0
     for row in rows:
         if row.user_id is None:
@@ -495,8 +533,8 @@ def mark_read(*, workspace_id, user_id, notification_ids=None):
     return changed
 
 
-def delete_notification(*, workspace_id, user_id, notification_id):
-    row = _visible_one(notification_id, workspace_id=workspace_id, user_id=user_id)
+def delete_notification(*, user_id, notification_id):
+    row = visible_one(notification_id, user_id=user_id)
     if row.user_id is None:
         _receipt(row, user_id).deleted_at = utcnow()  # a broadcast disappears for this member only
     else:
@@ -512,6 +550,7 @@ def send_notification_digests():
     """Email each digest-mode user their pending notifications once their interval has passed."""
     now = utcnow()
     sent = 0
+    # Every workspace's settings (the sweep runs in all_workspaces); each digest in its own.
     settings = db.session.scalars(
         sa.select(EmailDeliverySetting).where(EmailDeliverySetting.email_delivery_mode == DIGEST)
     ).all()
@@ -520,34 +559,40 @@ def send_notification_digests():
             setting.last_digest_at is None
             or setting.last_digest_at + timedelta(minutes=setting.digest_frequency_minutes) <= now
         )
-        if not due:
-            continue
-        pending = db.session.scalars(
-            sa.select(Notification)
-            .where(
-                Notification.workspace_id == setting.workspace_id,
-                Notification.user_id == setting.user_id,
-                Notification.email_pending.is_(True),
-            )
-            .order_by(Notification.created_at)
-        ).all()
-        if not pending:
-            continue
-        user = db.session.get(User, setting.user_id)
-        if user is not None and user.email:
-            unread = [n for n in pending if n.read_at is None]
-            lines = [f"- {n.title}" + ("" if n.read_at is None else " (read)") for n in pending]
-            subject = f"{len(unread)} notification{'s' if len(unread) != 1 else ''} need your attention"
-            send_email(
-                to=user.email,
-                subject=subject,
-                text="\n".join(lines),
-                workspace_id=setting.workspace_id,
-                kind="notification_digest",
-            )
-            sent += 1
-        for n in pending:
-            n.email_pending = False
-        setting.last_digest_at = now
-    db.session.commit()
+        if due:
+            with workspace_scope(setting.workspace_id):
+                sent += _send_digest(setting, now)
+    # A periodic task runs outside the job runner (plain RQ, see narrative.platform.periodic), so
+    # nothing else ends its unit of work.
+    unit_of_work.commit()
     return {"digests": sent}
+
+
+def _send_digest(setting, now):
+    """One user's digest of their pending notifications; returns 1 when an email went out."""
+    pending = db.session.scalars(
+        sa.select(Notification)
+        .where(Notification.user_id == setting.user_id, Notification.email_pending.is_(True))
+        .order_by(Notification.created_at)
+    ).all()
+    if not pending:
+        return 0
+    sent = 0
+    user = db.session.get(User, setting.user_id)
+    if user is not None and user.email:
+        unread = [n for n in pending if n.read_at is None]
+        lines = [f"- {n.title}" + ("" if n.read_at is None else " (read)") for n in pending]
+        subject = f"{len(unread)} notification{'s' if len(unread) != 1 else ''} need your attention"
+        send_email(
+            to=user.email,
+            subject=subject,
+            text="\n".join(lines),
+            workspace_id=setting.workspace_id,
+            kind="notification_digest",
+        )
+        sent = 1
+    for n in pending:
+        n.email_pending = False
+    setting.last_digest_at = now
+    db.session.flush()  # inside the workspace's scope, with the email it sent
+    return sent

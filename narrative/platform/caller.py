@@ -48,6 +48,7 @@ def register_resolver(resolver):
 
 
 _UNRESOLVED = object()
+_RESOLVING = object()
 _ENVIRON_KEY = "narrative.caller"
 
 
@@ -57,13 +58,22 @@ def current_caller():
         return None
     # Cached on the request, not on `g`: an app context (and its `g`) can outlive one request.
     cached = request.environ.get(_ENVIRON_KEY, _UNRESOLVED)
+    if cached is _RESOLVING:
+        raise RuntimeError(
+            "a credential resolver asked for the caller: look credentials up in all_workspaces()"
+        )
     if cached is not _UNRESOLVED:
         return cached
+    request.environ[_ENVIRON_KEY] = _RESOLVING
     caller = None
-    for resolver in _resolvers:
-        caller = resolver()
-        if caller is not None:
-            break
+    try:
+        for resolver in _resolvers:
+            caller = resolver()
+            if caller is not None:
+                break
+    except BaseException:
+        request.environ.pop(_ENVIRON_KEY, None)
+        raise
     set_caller(caller)
     return caller
 

@@ -29,6 +29,7 @@ from rq import Retry, get_current_job
 from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db, get_queue
+from narrative.platform import unit_of_work
 from narrative.platform.errors import ValidationFailed
 from narrative.platform.models import IdMixin, UTCDateTime, utcnow
 from narrative.platform.transactions import on_commit
@@ -238,6 +239,9 @@ def deliver_email(message_id):
 
     A temporary failure is recorded and re-raised so RQ retries with backoff; the last attempt, or
     a permanent refusal, leaves the message "failed".
+
+    RQ calls this directly (no request or job runner owns its transaction), so it commits its own
+    unit of work; the outcome must be on record before a retry is raised.
     """
     message = db.session.get(EmailMessage, uuid.UUID(str(message_id)))
     if message is None or message.status == SENT:
@@ -245,7 +249,7 @@ def deliver_email(message_id):
     settings = smtp_settings()
     if settings is None:
         message.status = LOGGED
-        db.session.commit()
+        unit_of_work.commit()
         return message.status
     message.attempts += 1
     try:
@@ -254,7 +258,7 @@ def deliver_email(message_id):
         message.error = _describe_error(error)
         permanent = _is_permanent(error)
         message.status = QUEUED if not permanent and _retries_remain() else FAILED
-        db.session.commit()
+        unit_of_work.commit()
         log.warning("email %s not delivered (attempt %s): %s", message.id, message.attempts, message.error)
         if permanent:
             return message.status
@@ -262,7 +266,7 @@ def deliver_email(message_id):
     message.status = SENT
     message.sent_at = utcnow()
     message.error = None
-    db.session.commit()
+    unit_of_work.commit()
     return message.status
 
 

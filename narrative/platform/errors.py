@@ -13,8 +13,8 @@ import logging
 import math
 from contextlib import contextmanager
 
-from flask import current_app, g, jsonify
-from sqlalchemy.exc import IntegrityError
+from flask import g, jsonify
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("narrative.errors")
@@ -206,21 +206,101 @@ def handle_unexpected_exception(error):
     return error_response(500, "internal_error", MESSAGES[500])
 
 
+# --- what the database refused, in words -----------------------------------------------------
+
+UNIQUE, FOREIGN_KEY, NOT_NULL, CHECK = "unique", "foreign_key", "not_null", "check"
+_PG_KINDS = {"23505": UNIQUE, "23503": FOREIGN_KEY, "23502": NOT_NULL, "23514": CHECK}
+_SQLITE_KINDS = {
+    "UNIQUE constraint failed": UNIQUE,
+    "FOREIGN KEY constraint failed": FOREIGN_KEY,
+    "NOT NULL constraint failed": NOT_NULL,
+    "CHECK constraint failed": CHECK,
+}
+# Columns that every scoped row has: naming them would tell the client nothing.
+_IMPLIED_COLUMNS = {"workspace_id", "deleted_at"}
+
+
+def _constraint_columns(name):
+    """The columns of the named unique constraint or index, from the models' metadata."""
+    from narrative.extensions import db
+
+    for table in db.metadata.tables.values():
+        for item in (*table.constraints, *table.indexes):
+            if item.name == name:
+                return [column.name for column in item.columns]
+    return []
+
+
+def describe_integrity_error(exc):
+    """(kind, columns) of a constraint violation, on PostgreSQL (sqlstate and diagnostics) and SQLite."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        kind = _PG_KINDS.get(sqlstate)
+        diag = getattr(orig, "diag", None)
+        if kind == NOT_NULL and diag is not None and diag.column_name:
+            return kind, [diag.column_name]
+        return kind, _constraint_columns(getattr(diag, "constraint_name", None))
+    text = str(orig)
+    for prefix, kind in _SQLITE_KINDS.items():
+        if text.startswith(prefix):
+            named = text[len(prefix) :].lstrip(": ").split(", ")
+            if kind in (UNIQUE, NOT_NULL):
+                return kind, [item.rsplit(".", 1)[-1] for item in named if item]
+            return kind, _constraint_columns(named[0]) if kind == CHECK else []
+    return None, []
+
+
+def integrity_error_as_api_error(exc):
+    """A constraint violation as the client should read it (a 409 conflict, naming fields when known)."""
+    kind, columns = describe_integrity_error(exc)
+    fields = [column for column in columns if column not in _IMPLIED_COLUMNS]
+    named = ", ".join(fields)
+    if kind == UNIQUE:
+        message = (
+            f"This already exists: another item has the same {named}." if named else "This already exists."
+        )
+    elif kind == FOREIGN_KEY:
+        message = "This refers to something that does not exist (or was just deleted)."
+    elif kind == NOT_NULL:
+        message = f"A value is required for {named}." if named else "A required value is missing."
+    else:
+        message = "This conflicts with the data already stored."
+    details = [{"field": field, "message": message} for field in fields] or None
+    return Conflict(message, details=details)
+
+
+def handle_integrity_error(error):
+    log.info("integrity error: %s", error.orig, extra={"fields": {"request_id": g.get("request_id")}})
+    return handle_api_error(integrity_error_as_api_error(error))
+
+
+def handle_data_error(error):
+    """A value the database cannot store slipped past the schema (the schema should refuse it)."""
+    log.warning("data error: %s", error.orig, extra={"fields": {"request_id": g.get("request_id")}})
+    return error_response(422, "validation_failed", "A value is out of range or not storable.")
+
+
 def register_error_handlers(app):
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected_exception)
 
 
 @contextmanager
-def integrity_errors_as_conflict(message="This conflicts with an existing item."):
-    """Turn a unique or foreign-key violation into a 409 with the given message, rolling back."""
+def integrity_errors_as_conflict(message):
+    """A unique or foreign-key violation inside the block becomes a 409 with this domain message.
+
+    The block runs in a savepoint, so the rest of the unit of work survives the refusal. Without
+    this, the one error handler still answers 409, with the constraint's generic meaning.
+    """
     from narrative.extensions import db
 
     try:
-        yield
-        db.session.flush()
+        with db.session.begin_nested():
+            yield
     except IntegrityError as exc:
-        db.session.rollback()
-        current_app.logger.info("integrity error: %s", exc.orig)
+        log.info("integrity error: %s", exc.orig)
         raise Conflict(message) from None

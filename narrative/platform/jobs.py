@@ -4,7 +4,7 @@ How a feature uses it::
 
     job = enqueue_job("records.import", "narrative.records.jobs.import_file", upload_id,
                       workspace_id=workspace.id, user_id=user.id, retry=Retry(max=2))
-    db.session.commit()          # the RQ job is enqueued only now, after the row is visible
+    # the request's commit makes the row visible, then the RQ job is enqueued
 
     # narrative/records/jobs.py -- a plain function taking ids
     def import_file(upload_id):
@@ -31,6 +31,7 @@ How a feature uses it::
   same length and expiry policy.
 """
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -51,10 +52,12 @@ from rq.utils import import_attribute
 from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db, get_queue
+from narrative.platform import unit_of_work
 from narrative.platform.errors import ApiError, NotFound
 from narrative.platform.models import JSONType, TimestampMixin, UTCDateTime, utcnow
 from narrative.platform.periodic import every
 from narrative.platform.redis import get_redis, get_redis_bytes
+from narrative.platform.tenancy import WorkspaceScoped, get_or_404, workspace_scope
 from narrative.platform.transactions import on_commit
 
 log = logging.getLogger("narrative.jobs")
@@ -115,7 +118,7 @@ def new_job_id():
     return "job_" + secrets.token_urlsafe(16)
 
 
-class Job(TimestampMixin, db.Model):
+class Job(WorkspaceScoped, TimestampMixin, db.Model):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, default=new_job_id)
@@ -176,12 +179,11 @@ def job_event_from_row(job):
     }
 
 
-def get_job(job_id, *, workspace_id=None):
-    """The job, or NotFound (also when it belongs to another workspace)."""
-    job = db.session.get(Job, job_id) if isinstance(job_id, str) and JOB_ID_PATTERN.match(job_id) else None
-    if job is None or (workspace_id is not None and str(job.workspace_id) != str(workspace_id)):
+def get_job(job_id):
+    """The job of the current workspace, or NotFound (also for another workspace's job)."""
+    if not (isinstance(job_id, str) and JOB_ID_PATTERN.match(job_id)):
         raise NotFound("Job not found.")
-    return job
+    return get_or_404(Job, job_id, message="Job not found.")
 
 
 # --- Redis keys and the generic event stream --------------------------------------------------
@@ -416,6 +418,15 @@ class JobProgress:
         self._written_progress = self.progress
         self._written_at = time.monotonic()
 
+    def checkpoint(self, **report):
+        """Commit the job's work so far, then `report(**report)` if given: for a long job whose
+        finished steps must survive a later failure (a sync's pages, an import's batches). The
+        runner commits the rest when the function returns, and rolls back what follows the last
+        checkpoint on a failure."""
+        unit_of_work.commit()
+        if report:
+            self.report(**report)
+
     def check_cancelled(self):
         """Raise JobCancelled when `cancel_job` was called; cheap enough to call in every loop."""
         if self._redis.exists(_cancel_key(self.job_id)):
@@ -488,24 +499,30 @@ def run_job(job_id, func_path, args, kwargs):
     publish(progress.stream_key, progress.state(), redis=redis)
     token = _current.set(progress)
     try:
-        with _AliveSignal(redis, job_id):
+        with _AliveSignal(redis, job_id), _job_scope(row["workspace_id"]):
             return _perform(progress, func_path, args, kwargs)
     finally:
         _current.reset(token)
+
+
+def _job_scope(workspace_id):
+    """A job sees its own workspace's rows only; a job of no workspace sees none (it fails closed,
+    unless its function opts out with `all_workspaces()`)."""
+    return workspace_scope(workspace_id) if workspace_id is not None else contextlib.nullcontext()
 
 
 def _perform(progress, func_path, args, kwargs):
     job_id = progress.job_id
     try:
         value = import_attribute(func_path)(*args, **kwargs)
-        db.session.commit()
+        unit_of_work.commit()
     except JobCancelled:
-        db.session.rollback()
+        unit_of_work.rollback()
         progress.completed = True
         _finish(job_id, CANCELED, message=CANCELED_MESSAGE)
         return None
     except BaseException as exc:
-        db.session.rollback()
+        unit_of_work.rollback()
         progress.completed = True
         _record_failure(job_id, exc)
         raise

@@ -64,3 +64,59 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+# --- values a column cannot hold, refused before they reach the database ------------------------
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _unstorable(column, value):
+    """Why `value` does not fit `column` (None when it does): a schema checks most of this first;
+    this catches values set by code paths no schema saw, and columns narrower than the schema."""
+    kind = column.type
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "Text may not contain NUL (\\u0000) characters."
+        length = getattr(kind, "length", None)
+        if isinstance(kind, sa.String) and length and len(value) > length:
+            return f"At most {length} characters."
+    elif isinstance(value, int) and not isinstance(value, bool) and isinstance(kind, sa.Integer):
+        if not isinstance(kind, sa.BigInteger) and not INT32_MIN <= value <= INT32_MAX:
+            return f"Must be between {INT32_MIN} and {INT32_MAX}."
+        if not -(2**63) <= value < 2**63:
+            return "Must fit a 64-bit integer."
+    return None
+
+
+def _changed_columns(state, new):
+    mapper = state.mapper
+    keys = mapper.column_attrs.keys() if new else state.committed_state.keys()
+    for key in keys:
+        prop = mapper.attrs.get(key)
+        if prop is None or not hasattr(prop, "columns"):
+            continue
+        value = state.dict.get(key)
+        if value is not None:
+            yield key, prop.columns[0], value
+
+
+def check_storable(session):
+    """Raise 422 naming the attribute when a new or changed row holds a value its column cannot."""
+    from narrative.platform.errors import ValidationFailed
+
+    details = []
+    for new, rows in ((True, session.new), (False, session.dirty)):
+        for row in rows:
+            state = sa.inspect(row)
+            for key, column, value in _changed_columns(state, new):
+                problem = _unstorable(column, value)
+                if problem:
+                    details.append({"field": key, "message": problem})
+    if details:
+        raise ValidationFailed(details=details)
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _refuse_unstorable_values(session, flush_context, instances):
+    check_storable(session)

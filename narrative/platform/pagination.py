@@ -60,6 +60,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
 from narrative.platform.errors import ValidationFailed
+from narrative.platform.schemas import Schema
 
 STYLES = ("cursor", "offset", "skip", "page")
 DEFAULT_LIMIT = 50
@@ -72,6 +73,19 @@ LIMIT_ARGUMENT = {"cursor": "limit", "offset": "limit", "skip": "limit", "page":
 # ---- argument schemas -------------------------------------------------------------------------
 
 
+# Positions beyond this are far past any list's end, and (times a page size) still fit the
+# database's 64-bit OFFSET.
+MAX_POSITION = 2**31 - 1
+
+
+def _position_field(description, *, minimum, default):
+    return ma.fields.Integer(
+        load_default=default,
+        validate=ma.validate.Range(min=minimum, max=MAX_POSITION),
+        metadata={"description": description},
+    )
+
+
 def _limit_field(default, maximum, name="limit"):
     return ma.fields.Integer(
         load_default=default,
@@ -80,7 +94,7 @@ def _limit_field(default, maximum, name="limit"):
     )
 
 
-class CursorPageArgs(ma.Schema):
+class CursorPageArgs(Schema):
     """`limit` and `cursor` (the `next_cursor` of the previous page)."""
 
     limit = _limit_field(DEFAULT_LIMIT, MAX_LIMIT)
@@ -91,30 +105,24 @@ class CursorPageArgs(ma.Schema):
     )
 
 
-class OffsetPageArgs(ma.Schema):
+class OffsetPageArgs(Schema):
     """`limit` and `offset` (items to skip)."""
 
     limit = _limit_field(DEFAULT_LIMIT, MAX_LIMIT)
-    offset = ma.fields.Integer(
-        load_default=0, validate=ma.validate.Range(min=0), metadata={"description": "Items to skip"}
-    )
+    offset = _position_field("Items to skip", minimum=0, default=0)
 
 
-class SkipLimitArgs(ma.Schema):
+class SkipLimitArgs(Schema):
     """`skip` (items to skip) and `limit`."""
 
-    skip = ma.fields.Integer(
-        load_default=0, validate=ma.validate.Range(min=0), metadata={"description": "Items to skip"}
-    )
+    skip = _position_field("Items to skip", minimum=0, default=0)
     limit = _limit_field(DEFAULT_LIMIT, MAX_LIMIT)
 
 
-class PageArgs(ma.Schema):
+class PageArgs(Schema):
     """`page` (from 1) and `page_size`."""
 
-    page = ma.fields.Integer(
-        load_default=1, validate=ma.validate.Range(min=1), metadata={"description": "Page number, from 1"}
-    )
+    page = _position_field("Page number, from 1", minimum=1, default=1)
     page_size = _limit_field(DEFAULT_LIMIT, MAX_LIMIT)
 
 

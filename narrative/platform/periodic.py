@@ -1,5 +1,10 @@
-"""Recurring platform work (sweeps, dispatch), run by `narrative scheduler` through RQ's cron."""
+"""Recurring platform work (sweeps, dispatch), run by `narrative scheduler` through RQ's cron.
 
+Such work serves every workspace at once, so it runs in `all_workspaces()`: a sweep that acts for
+one workspace narrows itself with `workspace_scope(id)`.
+"""
+
+import functools
 from dataclasses import dataclass
 
 
@@ -18,7 +23,14 @@ def every(seconds, queue="default", timeout=300):
     """Register a function to be enqueued every `seconds`."""
 
     def decorator(func):
-        PERIODIC_JOBS.append(PeriodicJob(func, seconds, queue, timeout))
-        return func
+        @functools.wraps(func)
+        def across_workspaces(*args, **kwargs):
+            from narrative.platform.tenancy import all_workspaces
+
+            with all_workspaces():
+                return func(*args, **kwargs)
+
+        PERIODIC_JOBS.append(PeriodicJob(across_workspaces, seconds, queue, timeout))
+        return across_workspaces
 
     return decorator

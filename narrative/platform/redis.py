@@ -40,12 +40,20 @@ def stop_embedded_redis(data_file):
 
 
 class RedisConnection:
-    """Flask extension holding two clients on one server: bytes (for RQ) and text (for everything else)."""
+    """Flask extension: per app, two clients on one server, bytes (for RQ) and text (for the rest).
+
+    The extension object is shared by every app of the process (narrative.extensions), so each
+    app's configuration and clients live in that app's `extensions`, never on the shared object.
+    """
 
     def init_app(self, app):
-        app.extensions["narrative_redis"] = self
+        app.extensions["narrative_redis"] = _AppRedis(app.config)
+
+
+class _AppRedis:
+    def __init__(self, config):
+        self._config = config
         self._clients = {}
-        self._config = app.config
 
     def url(self):
         configured = self._config.get("REDIS_URL")

@@ -35,6 +35,7 @@ import time
 from flask import Response, current_app, request
 
 from narrative.extensions import db
+from narrative.platform import unit_of_work
 from narrative.platform.redis import get_redis
 
 HEARTBEAT_SECONDS = 15
@@ -95,6 +96,14 @@ def sse_response(stream_key, *, last_event_id=None, is_terminal=None, to_frame=N
     )
 
 
+def _release_database():
+    """The view's unit of work ends here, before the stream starts (it is a successful response:
+    what the view wrote, such as the message a reply streams for, is committed), and an open stream
+    must not hold a database connection."""
+    unit_of_work.commit()
+    db.session.remove()
+
+
 def _stream_response(stream_key, *, after, is_terminal, to_frame, opening_frames=()):
     client = get_redis()
     if _already_ended(client, stream_key, after, is_terminal):
@@ -104,8 +113,7 @@ def _stream_response(stream_key, *, after, is_terminal, to_frame, opening_frames
         "heartbeat": float(config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)),
         "max_seconds": float(config.get("SSE_MAX_STREAM_SECONDS", MAX_STREAM_SECONDS)),
     }
-    # Everything the stream needs is read; an open stream must not hold a database connection.
-    db.session.remove()
+    _release_database()
     events = _events(client, stream_key, after, is_terminal, to_frame, list(opening_frames), **settings)
     return Response(events, mimetype="text/event-stream", headers=HEADERS)
 
@@ -159,7 +167,7 @@ def job_stream_response(job, *, last_event_id=None, to_frame=None):
     client = get_redis()
     stream_is_empty = client.xlen(stream_key) == 0
     if job.is_terminal and stream_is_empty:
-        db.session.remove()
+        _release_database()
         return Response(iter([frame(to_frame(snapshot))]), mimetype="text/event-stream", headers=HEADERS)
     # A job that has not reported yet is shown as it stands (QUEUED, 0 %), without an id to resume from.
     opening = [to_frame(snapshot)] if stream_is_empty and after is None else []

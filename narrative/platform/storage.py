@@ -48,6 +48,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from narrative.extensions import db
 from narrative.platform.errors import ApiError, Forbidden, ProviderNotConfigured
 from narrative.platform.models import IdMixin, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 from narrative.platform.transactions import on_commit, on_rollback
 
 log = logging.getLogger("narrative.storage")
@@ -72,7 +73,7 @@ class LinkExpired(ApiError):
     message = "This download link has expired; ask for a new one."
 
 
-class StoredFile(IdMixin, db.Model):
+class StoredFile(WorkspaceScoped, IdMixin, db.Model):
     """One stored file. `filename` is the sanitised original name, for display and downloads only."""
 
     __tablename__ = "stored_files"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, TimestampMixin
+from narrative.platform.tenancy import WorkspaceScoped
 
 ACTIVE = "active"
 ON_HOLD = "on_hold"
@@ -24,7 +25,7 @@ STATUSES = (ACTIVE, ON_HOLD, COMPLETED, ARCHIVED)
 GROWTH_OPPORTUNITY = "growth_opportunity"
 
 
-class Project(IdMixin, TimestampMixin, db.Model):
+class Project(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "projects"
     __display_name__ = "Project"
     __table_args__ = (

@@ -1,13 +1,13 @@
 """Projects: create one, read one, find the one a source (an opportunity, ...) already became.
 
-Keyword-only functions taking explicit workspace ids, so jobs and other domains call them too.
+Keyword-only functions. Reads see the workspace in scope (the request's, the job's, or a
+`workspace_scope`); a new project names its workspace explicitly.
 """
 
 import sqlalchemy as sa
 
 from narrative.extensions import db
-from narrative.platform.errors import NotFound
-from narrative.platform.models import parse_uuid
+from narrative.platform.tenancy import get_or_404
 from narrative.projects.models import ACTIVE, STATUSES, Project
 
 
@@ -40,22 +40,14 @@ def create_project(
     return project
 
 
-def get_project(*, workspace_id, project_id):
-    """The workspace's project, or 404 (another workspace's project too)."""
-    ident = parse_uuid(project_id)
-    project = db.session.get(Project, ident) if ident is not None else None
-    if project is None or project.workspace_id != workspace_id:
-        raise NotFound("Project not found.")
-    return project
+def get_project(project_id):
+    """The workspace's project, or 404 (another workspace's project, a malformed id too)."""
+    return get_or_404(Project, project_id, message="Project not found.")
 
 
-def find_by_source(*, workspace_id, source_type, source_id):
+def find_by_source(*, source_type, source_id):
     return db.session.scalar(
-        sa.select(Project).where(
-            Project.workspace_id == workspace_id,
-            Project.source_type == source_type,
-            Project.source_id == source_id,
-        )
+        sa.select(Project).where(Project.source_type == source_type, Project.source_id == source_id)
     )
 
 
@@ -64,16 +56,17 @@ def get_or_create_from_source(*, workspace_id, source_type, source_id, **fields)
 
     Two concurrent calls for one source meet at the unique index: the loser finds the winner's row.
     """
-    existing = find_by_source(workspace_id=workspace_id, source_type=source_type, source_id=source_id)
+    existing = find_by_source(source_type=source_type, source_id=source_id)
     if existing is not None:
         return existing, False
     try:
+        # A savepoint: losing the race undoes only this insert, not the caller's unit of work.
         with db.session.begin_nested():
             project = create_project(
                 workspace_id=workspace_id, source_type=source_type, source_id=source_id, **fields
             )
     except sa.exc.IntegrityError:
-        existing = find_by_source(workspace_id=workspace_id, source_type=source_type, source_id=source_id)
+        existing = find_by_source(source_type=source_type, source_id=source_id)
         if existing is None:
             raise
         return existing, False

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime, new_id, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -34,7 +35,7 @@ class Plan(TimestampMixin, db.Model):
     monthly_executions: Mapped[int | None] = mapped_column(sa.Integer)
 
 
-class Action(IdMixin, TimestampMixin, db.Model):
+class Action(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     """One upstream endpoint, its secret headers (encrypted) and its rate limits."""
 
     __tablename__ = "proxy_actions"
@@ -63,7 +64,7 @@ class Action(IdMixin, TimestampMixin, db.Model):
     __table_args__ = (sa.Index("ix_proxy_actions_workspace_live", "workspace_id", "deleted_at", "is_active"),)
 
 
-class ExecutionToken(IdMixin, TimestampMixin, db.Model):
+class ExecutionToken(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     """A bearer credential for one action; shown once, kept as a hash, revocable at once."""
 
     __tablename__ = "proxy_execution_tokens"
@@ -93,7 +94,7 @@ class ExecutionToken(IdMixin, TimestampMixin, db.Model):
         return "active"
 
 
-class Execution(db.Model):
+class Execution(WorkspaceScoped, db.Model):
     """One call through the proxy: admitted, limited or failed, with its timings and sizes.
 
     No foreign keys on purpose: rows are written in batches off the request path, and an

@@ -42,6 +42,7 @@ from narrative.platform.models import new_id, utcnow
 from narrative.platform.outbound import UnsafeUrl, UpstreamTimeout, UpstreamUnreachable, safe_client
 from narrative.platform.ratelimit import MOVING_WINDOWS_LUA, enforce, moving_windows
 from narrative.platform.redis import get_redis
+from narrative.platform.tenancy import all_workspaces
 from narrative.proxy.models import DEFAULT_PLANS, Action, Execution, ExecutionToken, Plan
 from narrative.proxy.recorder import recorder_for
 from narrative.proxy.service import ExecutionLimitReached, decrypt_headers
@@ -222,10 +223,10 @@ def _forget(token_hash):
 
 
 def _load_grant(token_hash):
-    """One Core SELECT (token, action, workspace plan, plan limits); None for unusable tokens."""
+    """One SELECT (token, action, workspace plan, plan limits); None for unusable tokens."""
     token, action = ExecutionToken.__table__.c, Action.__table__.c
     plan = Plan.__table__.c
-    row = db.session.execute(
+    query = (
         sa.select(
             token.id,
             token.action_id,
@@ -249,7 +250,11 @@ def _load_grant(token_hash):
         .join(Workspace, Workspace.id == token.workspace_id)
         .outerjoin(Plan.__table__, plan.key == Workspace.plan)
         .where(token.token_hash == token_hash)
-    ).first()
+    )
+    # A credential lookup: the token names its workspace, which is not known before this query;
+    # from then on the caller, and so the request's scope, is the token's workspace.
+    with all_workspaces():
+        row = db.session.execute(query).first()
     if row is None or row.revoked_at is not None or row.deleted_at is not None:
         return None
     if row.plan_row is not None:
@@ -374,12 +379,9 @@ def _ceiling(grant):
 def _take_after_rebuilding_counter(grant, counter, now):
     """The month's counter was missing (expired, Redis emptied): rebuild it from the executions."""
     start, end = _month_bounds(now)
+    # The request is scoped to the token's workspace, so this counts that workspace's executions.
     used = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            Execution.workspace_id == uuid.UUID(grant.workspace_id),
-            Execution.counted.is_(True),
-            Execution.created_at >= start,
-        )
+        sa.select(sa.func.count()).where(Execution.counted.is_(True), Execution.created_at >= start)
     )
     redis = get_redis()
     # A week past the month's end: late readers still find it; then it goes by itself.

@@ -3,14 +3,13 @@
 import sqlalchemy as sa
 from flask import current_app
 
-from narrative.extensions import db
 from narrative.identity.access import current_user_id, require
 from narrative.identity.permissions import register_permissions
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import NotFound
 from narrative.platform.idempotency import idempotency_exempt
 from narrative.platform.pagination import newest_first, page_schema, paginate
-from narrative.platform.tenancy import current_workspace_id, get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import current_workspace_id, get_or_404, tenant_select
 from narrative.proxy import proxy, service
 from narrative.proxy.models import Action, Execution, ExecutionToken
 from narrative.proxy.recorder import recorder_for
@@ -53,7 +52,6 @@ def create_action(payload):
     action = service.create_action(
         workspace_id=current_workspace_id(), created_by_id=current_user_id(), data=payload
     )
-    db.session.commit()
     return action
 
 
@@ -76,7 +74,7 @@ def list_actions(args):
 @blp.response(200, ProxyActionSchema)
 def get_action(action_id):
     """Get an action"""
-    return service.get_live_action_or_404(current_workspace_id(), action_id)
+    return service.get_live_action_or_404(action_id)
 
 
 @blp.route("/api/v1/actions/<action_id>", methods=["PATCH"])
@@ -86,9 +84,8 @@ def get_action(action_id):
 @blp.response(200, ProxyActionSchema)
 def update_action(payload, action_id):
     """Update an action (only the fields sent)"""
-    action = service.get_live_action_or_404(current_workspace_id(), action_id)
+    action = service.get_live_action_or_404(action_id)
     service.update_action(action=action, changes=payload)
-    db.session.commit()
     return action
 
 
@@ -98,9 +95,8 @@ def update_action(payload, action_id):
 @blp.response(204)
 def delete_action(action_id):
     """Delete an action: it stops answering, its tokens are revoked, its executions stay readable"""
-    action = service.get_live_action_or_404(current_workspace_id(), action_id)
+    action = service.get_live_action_or_404(action_id)
     service.delete_action(action=action)
-    db.session.commit()
 
 
 # ---- execution tokens ---------------------------------------------------------------------------
@@ -123,14 +119,13 @@ def _issued(token, raw, revoked_ids=None):
 @blp.response(201, IssuedExecutionTokenSchema)
 def create_token(payload):
     """Issue an execution token (sxt_...) for one action; the token is shown once"""
-    action = service.get_live_action_or_404(current_workspace_id(), payload["action_id"])
+    action = service.live_action_reference(payload["action_id"])
     token, raw = service.create_token(
         action=action,
         created_by_id=current_user_id(),
         label=payload.get("label"),
         expires_at=payload.get("expires_at"),
     )
-    db.session.commit()
     return _issued(token, raw)
 
 
@@ -157,7 +152,7 @@ def list_tokens(args):
 @blp.response(200, ExecutionTokenSchema)
 def get_token(token_id):
     """Get an execution token"""
-    return get_in_workspace_or_404(ExecutionToken, token_id)
+    return get_or_404(ExecutionToken, token_id)
 
 
 @blp.route("/api/v1/tokens/<token_id>", methods=["DELETE"])
@@ -166,9 +161,8 @@ def get_token(token_id):
 @blp.response(204)
 def delete_token(token_id):
     """Revoke an execution token (at once, on every server)"""
-    token = get_in_workspace_or_404(ExecutionToken, token_id)
+    token = get_or_404(ExecutionToken, token_id)
     service.revoke_token(token=token)
-    db.session.commit()
 
 
 @blp.route("/api/v1/actions/<action_id>/rotate-token", methods=["POST"])
@@ -178,7 +172,7 @@ def delete_token(token_id):
 @blp.response(201, RotatedExecutionTokenSchema)
 def rotate_token(payload, action_id):
     """Issue a new token for the action and revoke the old one(s)"""
-    action = service.get_live_action_or_404(current_workspace_id(), action_id)
+    action = service.get_live_action_or_404(action_id)
     payload = payload or {}
     token, raw, revoked = service.rotate_token(
         action=action,
@@ -187,7 +181,6 @@ def rotate_token(payload, action_id):
         label=payload.get("label"),
         expires_at=payload.get("expires_at"),
     )
-    db.session.commit()
     return _issued(token, raw, revoked)
 
 
@@ -201,12 +194,10 @@ def rotate_token(payload, action_id):
 @blp.response(200, page_schema(ProxyExecutionSchema, "cursor"))
 def list_executions(args, action_id):
     """List an action's executions, newest first (also for a deleted action)"""
-    action = service.get_live_action_or_404(current_workspace_id(), action_id, include_deleted=True)
+    action = service.get_live_action_or_404(action_id, include_deleted=True)
     # This process's queued rows first, so a caller reads its own calls back.
     recorder_for(current_app._get_current_object()).flush(timeout=2.0)
-    stmt = sa.select(Execution).where(
-        Execution.action_id == action.id, Execution.workspace_id == action.workspace_id
-    )
+    stmt = sa.select(Execution).where(Execution.action_id == action.id)
     if args.get("outcome"):
         stmt = stmt.where(Execution.outcome == args["outcome"])
     return paginate(stmt, args, style="cursor", order_by=newest_first(Execution))
@@ -218,9 +209,9 @@ def list_executions(args, action_id):
 @blp.response(200, ProxyExecutionSchema)
 def get_execution(action_id, exec_id):
     """Get one execution of an action"""
-    action = service.get_live_action_or_404(current_workspace_id(), action_id, include_deleted=True)
+    action = service.get_live_action_or_404(action_id, include_deleted=True)
     recorder_for(current_app._get_current_object()).flush(timeout=2.0)
-    execution = get_in_workspace_or_404(Execution, exec_id)
+    execution = get_or_404(Execution, exec_id)
     if execution.action_id != action.id:
         raise NotFound("Execution not found.")
     return execution

@@ -12,6 +12,7 @@ from flask import request
 
 from narrative.platform.outbound import private_urls_allowed
 from narrative.platform.pagination import CursorPageArgs
+from narrative.platform.schemas import Schema
 from narrative.proxy.models import HTTP_METHODS
 
 REQUIRED = {"required": "is required", "null": "is required"}
@@ -30,7 +31,7 @@ def _header_names(headers):
             raise ma.ValidationError(f"{name!r} is not a valid header name")
 
 
-class ProxyActionWriteSchema(ma.Schema):
+class ProxyActionWriteSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200), error_messages=REQUIRED)
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
     target_url = ma.fields.String(
@@ -88,7 +89,7 @@ class ProxyActionUpdateSchema(ProxyActionWriteSchema):
     """Every field optional; only the ones sent change."""
 
 
-class ProxyActionSchema(ma.Schema):
+class ProxyActionSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
     workspace_id = ma.fields.UUID(dump_only=True)
     name = ma.fields.String()
@@ -115,13 +116,13 @@ class ProxyActionListArgs(CursorPageArgs):
     is_active = ma.fields.Boolean(metadata={"description": "Only active (true) or paused (false) actions"})
 
 
-class ExecutionTokenCreateSchema(ma.Schema):
+class ExecutionTokenCreateSchema(Schema):
     action_id = ma.fields.UUID(required=True, error_messages=REQUIRED)
     label = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     expires_at = ma.fields.AwareDateTime(allow_none=True, default_timezone=UTC)
 
 
-class ExecutionTokenRotateSchema(ma.Schema):
+class ExecutionTokenRotateSchema(Schema):
     token_id = ma.fields.UUID(
         allow_none=True, metadata={"description": "Rotate only this token (default: every live token)"}
     )
@@ -129,7 +130,7 @@ class ExecutionTokenRotateSchema(ma.Schema):
     expires_at = ma.fields.AwareDateTime(allow_none=True, default_timezone=UTC)
 
 
-class ExecutionTokenSchema(ma.Schema):
+class ExecutionTokenSchema(Schema):
     id = ma.fields.UUID()
     action_id = ma.fields.UUID()
     label = ma.fields.String(allow_none=True)
@@ -155,7 +156,7 @@ class ExecutionTokenListArgs(CursorPageArgs):
     status = ma.fields.String(validate=ma.validate.OneOf(("active", "revoked")))
 
 
-class ProxyExecutionSchema(ma.Schema):
+class ProxyExecutionSchema(Schema):
     id = ma.fields.UUID()
     action_id = ma.fields.UUID()
     token_id = ma.fields.UUID(allow_none=True)

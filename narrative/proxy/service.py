@@ -1,6 +1,6 @@
 """Business rules of the API proxy's management side: actions, execution tokens, plan limits.
 
-Services take keyword arguments and leave the commit to the caller (the route). Anything that
+Services take keyword arguments and never commit: the request's unit of work does. Anything that
 changes what the proxy may do with a token (an update, a deactivation, a revocation) drops the
 proxy's cached view of that token once the transaction commits (`proxy.forget_tokens`).
 """
@@ -18,8 +18,9 @@ from narrative.extensions import db
 from narrative.identity.models import Workspace
 from narrative.platform.crypto import fernet_for, hash_secret, mask_secret
 from narrative.platform.errors import Forbidden, NotFound, ValidationFailed
-from narrative.platform.models import parse_uuid, utcnow
+from narrative.platform.models import utcnow
 from narrative.platform.outbound import private_urls_allowed, validate_url
+from narrative.platform.tenancy import get_or_404, resolve_reference
 from narrative.platform.transactions import on_commit
 from narrative.proxy.models import DEFAULT_PLANS, Action, ExecutionToken, Plan
 
@@ -157,8 +158,10 @@ def _check_active_action_room(workspace_id, *, excluding=None):
     limit = plan_limits(workspace_id)["max_active_actions"]
     if limit is None:
         return
-    query = sa.select(sa.func.count()).where(
-        Action.workspace_id == workspace_id, Action.is_active.is_(True), Action.deleted_at.is_(None)
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Action)
+        .where(Action.is_active.is_(True), Action.deleted_at.is_(None))
     )
     if excluding is not None:
         query = query.where(Action.id != excluding)
@@ -225,15 +228,20 @@ def delete_action(*, action):
     _forget_action_tokens(action.id)
 
 
-def get_live_action_or_404(workspace_id, action_id, *, include_deleted=False):
-    action_uuid = parse_uuid(action_id)
-    action = None
-    if action_uuid is not None:
-        action = db.session.scalar(
-            sa.select(Action).where(Action.id == action_uuid, Action.workspace_id == workspace_id)
-        )
-    if action is None or (action.deleted_at is not None and not include_deleted):
+def get_live_action_or_404(action_id, *, include_deleted=False):
+    """The path's action in the current workspace; a deleted one is 404 unless `include_deleted`."""
+    action = get_or_404(Action, action_id, message="Action not found.")
+    if action.deleted_at is not None and not include_deleted:
         raise NotFound("Action not found.")
+    return action
+
+
+def live_action_reference(action_id, *, field="action_id"):
+    """An action named in a payload: 422 naming the field when unknown, foreign or deleted."""
+    message = f"Action {action_id} does not exist in this workspace."
+    action = resolve_reference(Action, action_id, field=field, message=message)
+    if action.deleted_at is not None:
+        raise ValidationFailed(details=[{"field": field, "message": message}])
     return action
 
 
@@ -281,9 +289,11 @@ def rotate_token(*, action, created_by_id=None, token_id=None, label=None, expir
     """
     live = _live_tokens(action.id)
     if token_id is not None:
-        live = [token for token in live if token.id == parse_uuid(token_id)]
+        message = f"Token {token_id} is not a live token of this action."
+        chosen = resolve_reference(ExecutionToken, token_id, field="token_id", message=message)
+        live = [token for token in live if token.id == chosen.id]
         if not live:
-            raise NotFound("Token not found.")
+            raise ValidationFailed(details=[{"field": "token_id", "message": message}])
     now = utcnow()
     for token in live:
         token.revoked_at = now

@@ -16,7 +16,7 @@ from narrative.extensions import db
 from narrative.identity.access import current_member, current_user, has_permission
 from narrative.identity.models import TeamMember
 from narrative.platform.errors import Forbidden, NotFound
-from narrative.platform.tenancy import get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import get_or_404, tenant_select
 from narrative.records import service
 from narrative.records.models import ADMIN, EDIT, GRANT_LEVELS, VIEW, Recordset, RecordsetGrant
 
@@ -131,7 +131,7 @@ def recordset_by_slug(slug, *, trashed=False):
 
 def recordset_by_id(recordset_id):
     """The workspace's live recordset with this id; 404 otherwise."""
-    recordset = get_in_workspace_or_404(Recordset, recordset_id)
+    recordset = get_or_404(Recordset, recordset_id)
     if not recordset.is_active:
         raise NotFound("Recordset not found.")
     return recordset

@@ -339,9 +339,7 @@ def query_records(recordset, filters=None, sorts=None, *, search=None, include_d
     first). Routes paginate it; jobs stream it (``db.session.scalars(stmt.execution_options(
     yield_per=1000))``)."""
     dialect = _dialect()
-    stmt = sa.select(Record).where(
-        Record.workspace_id == recordset.workspace_id, Record.recordset_id == recordset.id
-    )
+    stmt = sa.select(Record).where(Record.recordset_id == recordset.id)
     if not include_deleted:
         stmt = stmt.where(Record.status == ACTIVE)
     clause = compile_filter(recordset, filters, dialect=dialect)

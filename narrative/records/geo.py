@@ -283,8 +283,8 @@ def backfill_coordinates_job(recordset_id):
     recordset = db.session.get(Recordset, uuid.UUID(str(recordset_id)))
 
     def report(seen, total):
-        db.session.commit()  # a checkpoint per batch: a restarted job redoes at most one batch
-        progress.report(
+        # A checkpoint per batch: a restarted job redoes at most one batch.
+        progress.checkpoint(
             progress=int(seen * 100 / max(total, 1)), step="backfill", message=f"{seen} of {total} records"
         )
         progress.check_cancelled()
@@ -293,5 +293,4 @@ def backfill_coordinates_job(recordset_id):
     settings = dict(recordset.settings or {})
     settings["gis_backfilled_at"] = utcnow().isoformat()
     recordset.settings = settings
-    db.session.commit()
     return {"updated": changed}

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime
+from narrative.platform.tenancy import WorkspaceScoped
 
 # Record.status
 ACTIVE = "active"
@@ -42,7 +43,7 @@ def _user_fk():
     return mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class Recordset(IdMixin, TimestampMixin, db.Model):
+class Recordset(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "recordsets"
     __display_name__ = "Recordset"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "slug", name="uq_recordsets_workspace_slug"),)
@@ -73,7 +74,7 @@ class Recordset(IdMixin, TimestampMixin, db.Model):
         return next((spec for spec in self.fields or [] if spec["key"] == key), None)
 
 
-class Record(IdMixin, TimestampMixin, db.Model):
+class Record(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "records"
     __display_name__ = "Record"
     __table_args__ = (
@@ -115,7 +116,7 @@ def _add_postgis_geography(table, connection, **kw):
     postgis.install(connection)
 
 
-class RecordView(IdMixin, TimestampMixin, db.Model):
+class RecordView(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_views"
     __display_name__ = "View"
 
@@ -134,7 +135,7 @@ class RecordView(IdMixin, TimestampMixin, db.Model):
     created_by_id: Mapped[uuid.UUID | None] = _user_fk()
 
 
-class RecordComment(IdMixin, TimestampMixin, db.Model):
+class RecordComment(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_comments"
     __display_name__ = "Comment"
 
@@ -149,7 +150,7 @@ class RecordComment(IdMixin, TimestampMixin, db.Model):
     body: Mapped[str] = mapped_column(sa.Text, nullable=False)
 
 
-class RecordHistory(IdMixin, db.Model):
+class RecordHistory(WorkspaceScoped, IdMixin, db.Model):
     __tablename__ = "record_history"
     __display_name__ = "History entry"
     __table_args__ = (sa.Index("ix_record_history_record_version", "record_id", "version"),)
@@ -170,7 +171,7 @@ class RecordHistory(IdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class RecordRelationship(IdMixin, TimestampMixin, db.Model):
+class RecordRelationship(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_relationships"
     __display_name__ = "Relationship"
     __table_args__ = (
@@ -193,7 +194,7 @@ class RecordRelationship(IdMixin, TimestampMixin, db.Model):
     created_by_id: Mapped[uuid.UUID | None] = _user_fk()
 
 
-class RecordAttachment(IdMixin, TimestampMixin, db.Model):
+class RecordAttachment(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_attachments"
     __display_name__ = "Attachment"
 
@@ -209,7 +210,7 @@ class RecordAttachment(IdMixin, TimestampMixin, db.Model):
     file = relationship("StoredFile", lazy="joined")
 
 
-class RecordsetGrant(IdMixin, TimestampMixin, db.Model):
+class RecordsetGrant(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "recordset_grants"
     __display_name__ = "Grant"
     __table_args__ = (

@@ -1,5 +1,6 @@
 """What hangs off a record: comments, its history with the people who wrote it, relationships to
-other records (typed, listed from both ends) and attached files. Caller commits."""
+other records (typed, listed from both ends) and attached files. Nothing here commits: the
+request's unit of work does."""
 
 import sqlalchemy as sa
 
@@ -7,7 +8,7 @@ from narrative.extensions import db
 from narrative.identity.models import User
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed
 from narrative.platform.storage import delete_file, signed_download_url, store_file
-from narrative.platform.tenancy import get_in_workspace_or_404
+from narrative.platform.tenancy import get_or_404, resolve_reference
 from narrative.records.models import (
     ACTIVE,
     Record,
@@ -59,10 +60,12 @@ def list_comments(record):
 
 
 def add_comment(record, *, user_id, body, parent_id=None):
-    if parent_id is not None:
-        parent = db.session.get(RecordComment, parent_id)
-        if parent is None or parent.record_id != record.id:
-            raise ValidationFailed("The comment replied to is not a comment of this record.")
+    parent = resolve_reference(RecordComment, parent_id, field="parent_id")
+    if parent is not None and parent.record_id != record.id:
+        raise ValidationFailed(
+            "The comment replied to is not a comment of this record.",
+            details=[{"field": "parent_id", "message": "is a comment of another record"}],
+        )
     comment = RecordComment(
         workspace_id=record.workspace_id, record_id=record.id, user_id=user_id, body=body, parent_id=parent_id
     )
@@ -147,9 +150,9 @@ def list_relationships(record):
 def add_relationship(
     record, *, target_record_id, relationship_type, inverse_type=None, details=None, user_id
 ):
-    target = get_in_workspace_or_404(Record, target_record_id, message="Target record not found.")
+    target = resolve_reference(Record, target_record_id, field="target_record_id")
     if target.status != ACTIVE:
-        raise NotFound("Target record not found.")
+        raise ValidationFailed(details=[{"field": "target_record_id", "message": "This record was deleted."}])
     if target.id == record.id:
         raise ValidationFailed(
             "A record cannot be related to itself.",
@@ -162,7 +165,7 @@ def add_relationship(
             RecordRelationship.relationship_type == relationship_type,
         )
     )
-    if exists:
+    if exists:  # a friendly answer; a concurrent twin is refused by the unique constraint (409)
         raise Conflict("These records are already related this way.")
     link = RecordRelationship(
         workspace_id=record.workspace_id,
@@ -213,7 +216,7 @@ def attach_file(record, *, upload, filename, user_id):
 
 
 def get_attachment(record, attachment_id):
-    attachment = get_in_workspace_or_404(RecordAttachment, attachment_id)
+    attachment = get_or_404(RecordAttachment, attachment_id)
     if attachment.record_id != record.id:
         raise NotFound("Attachment not found.")
     return attachment

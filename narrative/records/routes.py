@@ -1,5 +1,6 @@
 """Records and recordsets endpoints (core's Records, Recordsets, CRUD - Records, CRUD - Recordsets
-and CRUD - Record Attachments sections). Routes are thin: access checks, a service call, commit."""
+and CRUD - Record Attachments sections). Routes are thin: access checks and a service call; the
+request's unit of work commits (narrative.platform.unit_of_work)."""
 
 import flask
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from narrative.platform.api import Blueprint
 from narrative.platform.errors import Forbidden, NotFound, ValidationFailed
 from narrative.platform.jobs import enqueue_job
 from narrative.platform.pagination import page_schema, paginate
-from narrative.platform.tenancy import current_workspace_id, get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import current_workspace_id, resolve_reference, tenant_select
 from narrative.records import (
     access,
     geo,
@@ -136,7 +137,6 @@ def _create_recordset(payload):
     recordset = service.create_recordset(
         workspace_id=current_workspace_id(), user_id=current_user_id(), **payload
     )
-    db.session.commit()
     return recordset
 
 
@@ -167,7 +167,6 @@ def crud_create_recordset(payload):
 def sync_counts():
     """Recompute every recordset's record counter in one UPDATE"""
     updated = service.sync_record_counts(workspace_id=current_workspace_id())
-    db.session.commit()
     return {"updated": updated}
 
 
@@ -178,7 +177,6 @@ def _update_recordset(recordset, payload):
     if fields is not None:
         _apply_fields(recordset, fields, force=force)
     service.update_recordset(recordset, user_id=current_user_id(), changes=payload)
-    db.session.commit()
     return _with_count(recordset)
 
 
@@ -230,7 +228,6 @@ class RecordsetBySlug(MethodView):
         recordset = access.recordset_by_slug(recordset_slug)
         access.check(recordset, "can_admin")
         service.trash_recordset(recordset, user_id=current_user_id())
-        db.session.commit()
 
 
 @blp.route("/api/v1/crud/recordsets/<recordset_id>")
@@ -268,7 +265,6 @@ class RecordsetById(MethodView):
         recordset = access.recordset_by_id(recordset_id)
         access.check(recordset, "can_admin")
         service.delete_recordset_permanently(recordset, user_id=current_user_id())
-        db.session.commit()
 
 
 @blp.route("/api/v1/recordsets/trash/<recordset_slug>/restore", methods=["POST"])
@@ -279,7 +275,6 @@ def restore_recordset(recordset_slug):
     """Bring a recordset back from the trash"""
     recordset = access.recordset_by_slug(recordset_slug, trashed=True)
     service.restore_recordset(recordset, user_id=current_user_id())
-    db.session.commit()
     return _with_count(recordset)
 
 
@@ -291,7 +286,6 @@ def delete_permanently(recordset_slug):
     """Delete a trashed recordset and all its records for good"""
     recordset = access.recordset_by_slug(recordset_slug, trashed=True)
     service.delete_recordset_permanently(recordset, user_id=current_user_id())
-    db.session.commit()
 
 
 @blp.route("/api/v1/recordsets/<recordset_slug>/permissions/me", methods=["GET"])
@@ -334,7 +328,6 @@ def grant_access(payload, recordset_slug):
         level=payload["level"],
         granted_by_id=current_user_id(),
     )
-    db.session.commit()
     return grant
 
 
@@ -347,7 +340,6 @@ def revoke_member(recordset_slug, member_id):
     recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     sharing.revoke(recordset, member_id=member_id)
-    db.session.commit()
 
 
 @blp.route("/api/v1/recordsets/<recordset_slug>/grants/teams/<team_id>", methods=["DELETE"])
@@ -359,7 +351,6 @@ def revoke_team(recordset_slug, team_id):
     recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     sharing.revoke(recordset, team_id=team_id)
-    db.session.commit()
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -386,7 +377,6 @@ def create_view(payload, recordset_slug):
     recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_edit")
     view = sharing.create_view(recordset, user_id=current_user_id(), settings=payload)
-    db.session.commit()
     return view
 
 
@@ -401,7 +391,6 @@ class ViewItem(MethodView):
         recordset = access.recordset_by_slug(recordset_slug)
         access.check(recordset, "can_edit")
         view = sharing.update_view(recordset, sharing.get_view(recordset, view_id), changes=payload)
-        db.session.commit()
         return view
 
     @blp.operation("core.recordsets.delete-view")
@@ -412,7 +401,6 @@ class ViewItem(MethodView):
         recordset = access.recordset_by_slug(recordset_slug)
         access.check(recordset, "can_edit")
         sharing.delete_view(recordset, sharing.get_view(recordset, view_id))
-        db.session.commit()
 
 
 # --- pipeline, map -------------------------------------------------------------------------------
@@ -439,7 +427,6 @@ def create_pipeline(payload, recordset_id):
     recordset = access.recordset_by_id(recordset_id)
     access.check(recordset, "can_admin")
     summary = pipeline.create_pipeline(recordset, stage_field=payload["stage_field"])
-    db.session.commit()
     return summary
 
 
@@ -462,7 +449,6 @@ def enable_map(payload, recordset_id):
         user_id=current_user_id(),
         description=f"Place the records of {recordset.name} on the map",
     )
-    db.session.commit()
     return {"job_id": job.id, "status": job.status, "mode": "MAP", "gis": gis}
 
 
@@ -499,7 +485,6 @@ def resync_promoted(recordset_slug):
     recordset = access.recordset_by_slug(recordset_slug)
     access.check(recordset, "can_admin")
     updated = geo.resync_coordinates(recordset)
-    db.session.commit()
     return {"updated": updated}
 
 
@@ -518,12 +503,12 @@ def _json_object(args, name):
 
 def _list_filters(recordset, args):
     """The list arguments as one filter-language expression (all of them combined with and)."""
-    parts = []
-    view_id = args.get("view_id") or args.get("group_id")
-    if view_id and recordset is not None:
-        view = get_in_workspace_or_404(RecordView, view_id, message="View not found.")
+    parts, view = [], None
+    name = "view_id" if args.get("view_id") else "group_id"
+    if args.get(name) and recordset is not None:
+        view = resolve_reference(RecordView, args[name], field=name)
         if view.recordset_id != recordset.id:
-            raise NotFound("View not found.")
+            raise ValidationFailed(details=[{"field": name, "message": "is a view of another recordset"}])
         if view.filters:
             parts.append(view.filters)
     if args.get("filter"):
@@ -558,10 +543,10 @@ def _list_filters(recordset, args):
         if recordset is None or recordset.field(key) is None:
             raise FilterError(f"unknown query argument or field {key!r}", where=key)
         parts.append({"field": key, "op": "equals", "value": value})
-    return parts, view_id
+    return parts, view
 
 
-def _list_sorts(recordset, args, view_id):
+def _list_sorts(args, view):
     if args.get("sort"):
         text = args["sort"]
         return (
@@ -571,9 +556,7 @@ def _list_sorts(recordset, args, view_id):
         )
     if args.get("sort_by"):
         return [{"field": args["sort_by"], "direction": args.get("sort_order") or "asc"}]
-    if view_id and recordset is not None:
-        return get_in_workspace_or_404(RecordView, view_id).sorts or []
-    return []
+    return (view.sorts or []) if view is not None else []
 
 
 def _tool_status(tool):
@@ -586,20 +569,16 @@ def _records_query(args):
     recordset = access.recordset_by_id_or_slug(args["recordset_id"]) if args.get("recordset_id") else None
     if recordset is not None:
         access.check(recordset, "can_view")
-        stmt = sa.select(Record).where(
-            Record.workspace_id == recordset.workspace_id, Record.recordset_id == recordset.id
-        )
+        stmt = sa.select(Record).where(Record.recordset_id == recordset.id)
     else:
         visible = sa.select(Recordset.id).where(
-            Recordset.workspace_id == current_workspace_id(),
-            Recordset.is_active.is_(True),
-            access.visible_recordsets_clause(),
+            Recordset.is_active.is_(True), access.visible_recordsets_clause()
         )
         stmt = tenant_select(Record).where(Record.recordset_id.in_(visible))
     status = (args.get("status") or ACTIVE).lower()
     if status != "all":
         stmt = stmt.where(Record.status == status)
-    parts, view_id = _list_filters(recordset, args)
+    parts, view = _list_filters(recordset, args)
     clause = compile_filter(recordset, parts)
     if clause is not None:
         stmt = stmt.where(clause)
@@ -611,7 +590,7 @@ def _records_query(args):
         stmt = stmt.where(tool_status.is_not(None))
         if args.get("exclude_recommendation"):
             stmt = stmt.where(tool_status != args["exclude_recommendation"])
-    order = compile_sorts(recordset, _list_sorts(recordset, args, view_id))
+    order = compile_sorts(recordset, _list_sorts(args, view))
     return stmt, [*order, Record.created_at.desc()]
 
 
@@ -722,7 +701,6 @@ def _create_record(payload):
         tags=payload.get("tags"),
         external_id=payload.get("external_id"),
     )
-    db.session.commit()
     return record
 
 
@@ -757,7 +735,6 @@ def bulk_delete(payload):
     if payload["all"]:
         access.check(recordset, "can_delete")
         deleted = service.delete_records(recordset=recordset, all_records=True, user_id=current_user_id())
-        db.session.commit()
         return {"deleted": deleted, "failed": []}
     access.check(recordset, "can_view")
     allowed, failed = [], []
@@ -771,7 +748,6 @@ def bulk_delete(payload):
         except (NotFound, Forbidden) as exc:
             failed.append({"record_id": record_id, "error": exc.code, "message": exc.message})
     deleted = service.delete_records(recordset=recordset, records=allowed, user_id=current_user_id())
-    db.session.commit()
     return {"deleted": deleted, "failed": failed}
 
 
@@ -785,14 +761,12 @@ def _update_record(record_id, payload, *, replace):
         tags=payload.get("tags"),
         owner_id=payload.get("owner_id"),
     )
-    db.session.commit()
     return record
 
 
 def _delete_record(record_id):
     record = access.record_or_404(record_id, "can_delete")
     service.delete_record(record, user_id=current_user_id())
-    db.session.commit()
 
 
 @blp.route("/api/v1/records/<record_id>")
@@ -864,7 +838,6 @@ def dismiss(args, record_id):
     statuses = dict(record.tool_statuses or {})
     if statuses.pop(args["tool"], None) is not None:
         record.tool_statuses = statuses
-        db.session.commit()
     return record
 
 
@@ -891,7 +864,6 @@ def create_comment(payload, record_id):
     comment = related.add_comment(
         record, user_id=current_user_id(), body=payload["body"], parent_id=payload.get("parent_id")
     )
-    db.session.commit()
     return comment
 
 
@@ -913,7 +885,6 @@ def restore_version(record_id, history_id):
     record = service.get_record(record_id, include_deleted=True)
     access.check(record.recordset, "can_edit", record=record)
     service.restore_version(record, history_id=history_id, user_id=current_user_id())
-    db.session.commit()
     return record
 
 
@@ -936,7 +907,6 @@ def create_relationship(payload, record_id):
     record = access.record_or_404(record_id, "can_edit")
     link, target = related.add_relationship(record, user_id=current_user_id(), **payload)
     access.check(target.recordset, "can_view")
-    db.session.commit()
     return link
 
 
@@ -968,7 +938,6 @@ def upload_attachment(files, record_id):
     attachment = related.attach_file(
         record, upload=upload.stream, filename=upload.filename, user_id=current_user_id()
     )
-    db.session.commit()
     return attachment
 
 
@@ -980,4 +949,3 @@ def delete_attachment(record_id, attachment_id):
     """Remove an attachment and its file"""
     record = access.record_or_404(record_id, "can_edit")
     related.remove_attachment(related.get_attachment(record, attachment_id))
-    db.session.commit()

@@ -3,9 +3,10 @@
 import marshmallow as ma
 
 from narrative.platform.pagination import PageArgs
+from narrative.platform.schemas import Schema
 
 
-class FieldSpecSchema(ma.Schema):
+class FieldSpecSchema(Schema):
     class Meta:
         unknown = ma.INCLUDE
 
@@ -17,7 +18,7 @@ class FieldSpecSchema(ma.Schema):
     options = ma.fields.Dict()
 
 
-class RecordsetSchema(ma.Schema):
+class RecordsetSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
     workspace_id = ma.fields.UUID(dump_only=True)
     slug = ma.fields.String()
@@ -39,7 +40,7 @@ class RecordsetSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class RecordsetCreateSchema(ma.Schema):
+class RecordsetCreateSchema(Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     slug = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
     icon = ma.fields.String(allow_none=True)
@@ -50,7 +51,7 @@ class RecordsetCreateSchema(ma.Schema):
     settings = ma.fields.Dict(load_default=dict)
 
 
-class RecordsetUpdateSchema(ma.Schema):
+class RecordsetUpdateSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     icon = ma.fields.String(allow_none=True)
     description = ma.fields.String(allow_none=True)
@@ -79,11 +80,11 @@ class TrashListArgs(PageArgs):
     search = ma.fields.String()
 
 
-class CountSyncSchema(ma.Schema):
+class CountSyncSchema(Schema):
     updated = ma.fields.Integer()
 
 
-class PermissionsSchema(ma.Schema):
+class PermissionsSchema(Schema):
     level = ma.fields.String(allow_none=True)
     can_view = ma.fields.Boolean()
     can_create = ma.fields.Boolean()
@@ -94,7 +95,7 @@ class PermissionsSchema(ma.Schema):
     can_admin = ma.fields.Boolean()
 
 
-class GrantSchema(ma.Schema):
+class GrantSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
     recordset_id = ma.fields.UUID(dump_only=True)
     member_id = ma.fields.UUID(allow_none=True)
@@ -104,11 +105,11 @@ class GrantSchema(ma.Schema):
     created_at = ma.fields.DateTime(dump_only=True)
 
 
-class GrantListSchema(ma.Schema):
+class GrantListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(GrantSchema))
 
 
-class ViewSchema(ma.Schema):
+class ViewSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
     recordset_id = ma.fields.UUID(dump_only=True)
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
@@ -127,42 +128,42 @@ class ViewUpdateSchema(ViewSchema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
 
 
-class ViewListSchema(ma.Schema):
+class ViewListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(ViewSchema))
 
 
-class PipelineLinkSchema(ma.Schema):
+class PipelineLinkSchema(Schema):
     recordset_id = ma.fields.UUID()
     pipeline_id = ma.fields.UUID(allow_none=True)
     stage_field = ma.fields.String(allow_none=True)
     stages = ma.fields.List(ma.fields.Dict())
 
 
-class PipelineCreateSchema(ma.Schema):
+class PipelineCreateSchema(Schema):
     stage_field = ma.fields.String(required=True)
 
 
-class EnableMapSchema(ma.Schema):
+class EnableMapSchema(Schema):
     point_field = ma.fields.String()
     latitude_field = ma.fields.String()
     longitude_field = ma.fields.String()
 
 
-class MapBackfillStartedSchema(ma.Schema):
+class MapBackfillStartedSchema(Schema):
     job_id = ma.fields.String()
     status = ma.fields.String()
     mode = ma.fields.String()
     gis = ma.fields.Dict()
 
 
-class ResyncSchema(ma.Schema):
+class ResyncSchema(Schema):
     updated = ma.fields.Integer()
 
 
 # --- records -------------------------------------------------------------------------------------
 
 
-class RecordSchema(ma.Schema):
+class RecordSchema(Schema):
     id = ma.fields.UUID()
     workspace_id = ma.fields.UUID()
     recordset_id = ma.fields.UUID()
@@ -181,7 +182,7 @@ class RecordSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class RecordCreateSchema(ma.Schema):
+class RecordCreateSchema(Schema):
     recordset_id = ma.fields.String(required=True)
     field_values = ma.fields.Dict(load_default=dict)
     tags = ma.fields.List(ma.fields.String(), load_default=list)
@@ -189,7 +190,7 @@ class RecordCreateSchema(ma.Schema):
     external_id = ma.fields.String(allow_none=True)
 
 
-class RecordUpdateSchema(ma.Schema):
+class RecordUpdateSchema(Schema):
     field_values = ma.fields.Dict()
     tags = ma.fields.List(ma.fields.String())
     owner_id = ma.fields.UUID()
@@ -236,18 +237,18 @@ class CrudRecordListArgs(PageArgs):
     sort = ma.fields.String()
 
 
-class BulkDeleteSchema(ma.Schema):
+class BulkDeleteSchema(Schema):
     recordset_id = ma.fields.String(required=True)
     record_ids = ma.fields.List(ma.fields.String(), load_default=list)
     all = ma.fields.Boolean(load_default=False)
 
 
-class BulkDeleteResultSchema(ma.Schema):
+class BulkDeleteResultSchema(Schema):
     deleted = ma.fields.Integer()
     failed = ma.fields.List(ma.fields.Dict())
 
 
-class SpatialFilterSchema(ma.Schema):
+class SpatialFilterSchema(Schema):
     source_recordset_id = ma.fields.String(required=True)
     target_recordset_id = ma.fields.String(required=True)
     operation = ma.fields.String(
@@ -259,12 +260,12 @@ class SpatialFilterSchema(ma.Schema):
     buffer_meters = ma.fields.Float(load_default=None, validate=ma.validate.Range(min=0))
 
 
-class SpatialFilterResultSchema(ma.Schema):
+class SpatialFilterResultSchema(Schema):
     record_ids = ma.fields.List(ma.fields.UUID())
     count = ma.fields.Integer()
 
 
-class MapStreamArgs(ma.Schema):
+class MapStreamArgs(Schema):
     recordset_id = ma.fields.String(required=True)
     bbox = ma.fields.String(metadata={"description": "min_lng,min_lat,max_lng,max_lat"})
     limit = ma.fields.Integer(validate=ma.validate.Range(min=1))
@@ -274,17 +275,17 @@ class MapStreamArgs(ma.Schema):
     numeric_filters = ma.fields.String()
 
 
-class DismissArgs(ma.Schema):
+class DismissArgs(Schema):
     tool = ma.fields.String(required=True)
 
 
-class UserBriefSchema(ma.Schema):
+class UserBriefSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String(allow_none=True)
     email = ma.fields.String()
 
 
-class CommentSchema(ma.Schema):
+class CommentSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
     record_id = ma.fields.UUID(dump_only=True)
     user_id = ma.fields.UUID(dump_only=True, allow_none=True)
@@ -295,11 +296,11 @@ class CommentSchema(ma.Schema):
     updated_at = ma.fields.DateTime(dump_only=True)
 
 
-class CommentListSchema(ma.Schema):
+class CommentListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(CommentSchema))
 
 
-class HistorySchema(ma.Schema):
+class HistorySchema(Schema):
     id = ma.fields.UUID()
     record_id = ma.fields.UUID()
     version = ma.fields.Integer()
@@ -311,11 +312,11 @@ class HistorySchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class HistoryListSchema(ma.Schema):
+class HistoryListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(HistorySchema))
 
 
-class RelationshipCreateSchema(ma.Schema):
+class RelationshipCreateSchema(Schema):
     target_record_id = ma.fields.String(required=True)
     relationship_type = ma.fields.String(
         load_default="related_to", validate=ma.validate.Length(min=1, max=60)
@@ -324,7 +325,7 @@ class RelationshipCreateSchema(ma.Schema):
     details = ma.fields.Dict(load_default=dict)
 
 
-class RelationshipSchema(ma.Schema):
+class RelationshipSchema(Schema):
     id = ma.fields.UUID()
     source_record_id = ma.fields.UUID()
     target_record_id = ma.fields.UUID()
@@ -340,11 +341,11 @@ class RelationshipSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class RelationshipListSchema(ma.Schema):
+class RelationshipListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(RelationshipSchema))
 
 
-class AttachmentSchema(ma.Schema):
+class AttachmentSchema(Schema):
     id = ma.fields.UUID()
     record_id = ma.fields.UUID()
     file_id = ma.fields.UUID()
@@ -356,10 +357,10 @@ class AttachmentSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class AttachmentListSchema(ma.Schema):
+class AttachmentListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(AttachmentSchema))
 
 
-class AttachmentUploadSchema(ma.Schema):
+class AttachmentUploadSchema(Schema):
     # Checked in the view, after the record: another workspace's record is a 404 before anything.
     file = ma.fields.Raw(load_default=None, metadata={"type": "string", "format": "binary"})

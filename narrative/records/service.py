@@ -1,6 +1,6 @@
 """Recordsets and records: create, change and delete them, validate values against the field
-specs, write the history of every change and emit the domain events, all in the caller's
-transaction (routes and jobs commit).
+specs, write the history of every change and emit the domain events, all in the caller's unit
+of work (the request's or the job's; nothing here commits).
 
 Every function is keyword-only after the object it works on. The import helper's entry points:
 ``create_recordset``, ``add_field``, ``validate_values``, ``create_record``,
@@ -8,19 +8,21 @@ Every function is keyword-only after the object it works on. The import helper's
 ``update_record`` and ``query_records`` (narrative.records.filters).
 """
 
-import os
 import re
-import time
 import uuid
 
 import sqlalchemy as sa
 
 from narrative.extensions import db
+from narrative.identity.models import Member
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed
 from narrative.platform.events import emit
 from narrative.platform.models import new_id, parse_uuid, utcnow
-from narrative.platform.tenancy import get_in_workspace_or_404
-from narrative.records import events  # noqa: F401  (registers the event types)
+from narrative.platform.tenancy import get_or_404, resolve_reference
+from narrative.records import (
+    bulk_writer,
+    events,  # noqa: F401  (registers the event types)
+)
 from narrative.records.fields import (
     REFERENCE_TYPES,
     FieldError,
@@ -74,9 +76,37 @@ def _unique_slug(workspace_id, base):
 
 def _checked_specs(fields):
     try:
-        return normalise_specs(fields)
+        specs = normalise_specs(fields)
     except FieldError as exc:
         raise ValidationFailed(str(exc), details=[{"field": "fields", "message": str(exc)}]) from None
+    for spec in specs:
+        _check_relation_target(spec)
+    return specs
+
+
+def _check_relation_target(spec):
+    """A relation field links records of a recordset of this workspace (422 otherwise)."""
+    if spec["type"] == "relation":
+        resolve_reference(
+            Recordset, spec["options"]["recordset_id"], field=f"fields.{spec['key']}.recordset_id"
+        )
+
+
+def checked_member_user(user_id, *, field):
+    """A user id a client names (an owner, a participant) as a UUID, when that user is a member of
+    the workspace in scope; 422 naming `field` for anyone else (another workspace's user, an
+    unknown or malformed id). None passes through."""
+    if user_id is None:
+        return None
+    parsed = parse_uuid(user_id)
+    member = parsed and db.session.scalar(
+        sa.select(Member.id).where(Member.user_id == parsed, Member.status != "deactivated")
+    )
+    if not member:
+        raise ValidationFailed(
+            details=[{"field": field, "message": f"User {user_id} is not a member of this workspace."}]
+        )
+    return parsed
 
 
 def recordset_payload(recordset):
@@ -124,6 +154,7 @@ def create_recordset(
         created_by_id=user_id,
     )
     db.session.add(recordset)
+    # A race for the slug that the checks above lost: the unique constraint refuses it (409).
     db.session.flush()
     view = RecordView(
         workspace_id=workspace_id,
@@ -162,15 +193,20 @@ def update_recordset(recordset, *, user_id, changes):
     """Change a recordset's attributes (never its slug). `fields` in `changes` replaces the field
     list: fields matched by key are changed through `update_field` (data migrated), new keys are
     added, missing keys removed."""
+    if changes.get("default_view_id"):
+        view = resolve_reference(RecordView, changes["default_view_id"], field="default_view_id")
+        if view.recordset_id != recordset.id:
+            raise ValidationFailed(
+                "The default view must be a view of this recordset.",
+                details=[{"field": "default_view_id", "message": "is a view of another recordset"}],
+            )
+    if changes.get("owner_id"):
+        changes = {**changes, "owner_id": checked_member_user(changes["owner_id"], field="owner_id")}
     changed = {}
     for name in UPDATABLE_RECORDSET_ATTRIBUTES:
         if name in changes and getattr(recordset, name) != changes[name]:
             changed[name] = {"old": _jsonable(getattr(recordset, name)), "new": _jsonable(changes[name])}
             setattr(recordset, name, changes[name])
-    if changes.get("default_view_id"):
-        view = db.session.get(RecordView, changes["default_view_id"])
-        if view is None or view.recordset_id != recordset.id:
-            raise ValidationFailed("The default view must be a view of this recordset.")
     if "fields" in changes and changes["fields"] is not None:
         changed.update(_replace_fields(recordset, changes["fields"], user_id=user_id))
     if changed:
@@ -204,6 +240,7 @@ def add_field(recordset, *, spec, user_id=None, position=None):
         field = normalise_spec(spec, existing_keys={item["key"] for item in recordset.fields})
     except FieldError as exc:
         raise ValidationFailed(str(exc), details=[{"field": "fields", "message": str(exc)}]) from None
+    _check_relation_target(field)
     fields = list(recordset.fields)
     fields.insert(len(fields) if position is None else position, field)
     recordset.fields = fields
@@ -244,6 +281,7 @@ def update_field(recordset, *, key, changes, user_id=None, force=False, emit_eve
         new = normalise_spec({**old, **changes}, existing_keys=others)
     except FieldError as exc:
         raise ValidationFailed(str(exc), details=[{"field": key, "message": str(exc)}]) from None
+    _check_relation_target(new)
     report = {"converted": 0, "cleared": [], "field": new}
     needs_migration = (
         new["key"] != old["key"] or new["type"] != old["type"] or new["options"] != old["options"]
@@ -538,6 +576,7 @@ def _strip_empty(values):
 
 def create_record(*, recordset, values, user_id, owner_id=None, tags=None, external_id=None):
     """Validate and insert one record, with its first history entry and a record.created event."""
+    owner_id = checked_member_user(owner_id, field="owner_id")
     clean, errors = validate_values(recordset, values or {})
     if errors:
         _raise_invalid(errors)
@@ -571,6 +610,7 @@ def update_record(record, *, values, user_id, replace=False, tags=None, owner_id
     a history entry listing each changed field's old and new value, and emit record.updated.
     Nothing changed = no version, no event. Returns the changed fields {key: {old, new}}."""
     recordset = record.recordset
+    owner_id = checked_member_user(owner_id, field="owner_id")
     clean, errors = validate_values(recordset, values or {}, partial=not replace)
     if errors:
         _raise_invalid(errors)
@@ -703,8 +743,8 @@ def delete_records(*, recordset, records=None, all_records=False, user_id):
 
 def restore_version(record, *, history_id, user_id):
     """A new version carrying the values of history entry `history_id` (history is appended to)."""
-    entry = db.session.get(RecordHistory, _as_uuid(history_id))
-    if entry is None or entry.record_id != record.id:
+    entry = get_or_404(RecordHistory, history_id, message="History entry not found.")
+    if entry.record_id != record.id:
         raise NotFound("History entry not found.")
     known = {spec["key"] for spec in record.recordset.fields}
     values = {key: entry.values.get(key) for key in known}
@@ -714,13 +754,6 @@ def restore_version(record, *, history_id, user_id):
         _adjust_count(record.recordset_id, 1)
     update_record(record, values=values, user_id=user_id, replace=True, action="restored")
     return record
-
-
-def _as_uuid(value):
-    parsed = parse_uuid(value)
-    if parsed is None:
-        raise NotFound("Not found.")
-    return parsed
 
 
 def create_records_bulk(
@@ -845,6 +878,7 @@ def prepare_records_from_columns(
     `lazy=True` validates block by block while they are written (PostgreSQL without reference
     fields: the server stores one block while the next is validated).
     """
+    owner_id = checked_member_user(owner_id, field="owner_id")
     specs = {spec["key"]: spec for spec in recordset.fields}
     known = {}
     for error in known_errors:
@@ -874,9 +908,7 @@ def write_prepared_records(prepared, progress=None):
     """Write prepared rows in the session's transaction; (created_count, errors)."""
     if not prepared.count:
         return 0, []
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    write = _copy_records if postgres else _insert_records
-    prepared.blocks = write(prepared.context, prepared.blocks, prepared.count, progress)
+    prepared.blocks = bulk_writer.write_records(prepared.context, prepared.blocks, prepared.count, progress)
     errors = [error for block in prepared.blocks for error in block.errors]
     created = sum(len(block.ids) for block in prepared.blocks)
     if created:
@@ -920,7 +952,7 @@ def _prepare_block(context, columns, offset, count, known):
         else None
     )
     return _Block(
-        ids=_new_id_texts(len(good)),
+        ids=bulk_writer.new_id_texts(len(good)),
         values=values_json,
         changes=changes_json,
         latitudes=latitudes,
@@ -1040,164 +1072,11 @@ def _coordinate_columns(recordset, clean, good):
     return nothing, nothing
 
 
-_ID_RANDOM_BITS = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)
-
-
-def _new_id_texts(count):
-    """`count` UUIDv7s (as `new_id` makes them) as 32-digit hex, the text both databases accept."""
-    head = ((time.time_ns() // 1_000_000) & ((1 << 48) - 1)) << 80 | 0x7 << 76 | 0x2 << 62
-    randoms = os.urandom(10 * count)
-    return [
-        f"{head | (int.from_bytes(randoms[start : start + 10], 'big') & _ID_RANDOM_BITS):032x}"
-        for start in range(0, 10 * count, 10)
-    ]
-
-
-RECORD_COLUMNS = (
-    "id",
-    "workspace_id",
-    "recordset_id",
-    "values",
-    "status",
-    "tags",
-    "tool_statuses",
-    "version",
-    "owner_id",
-    "created_by_id",
-    "updated_by_id",
-    "latitude",
-    "longitude",
-    "created_at",
-    "updated_at",
-)
-HISTORY_COLUMNS = (
-    "id",
-    "workspace_id",
-    "record_id",
-    "recordset_id",
-    "version",
-    "action",
-    "changes",
-    "values",
-    "user_id",
-    "created_at",
-)
-RECORD_COPY_COLUMNS = ", ".join(f'"{name}"' for name in RECORD_COLUMNS)  # "values" is a keyword
-HISTORY_COPY_COLUMNS = ", ".join(f'"{name}"' for name in HISTORY_COLUMNS)
 COPY_BLOCK_ROWS = 500
 
 
-def _hex(value):
-    return None if value is None else parse_uuid(value).hex
-
-
-def _copy_records(context, blocks, count, progress=None):
-    """COPY each block's records as it comes, then all their history entries, through the
-    session's connection (so in its transaction); returns the blocks. Text format with NULL as
-    the empty string (no value here is ever empty); the only backslashes are JSON's, doubled once
-    per block."""
-    workspace, recordset = _hex(context.workspace_id), _hex(context.recordset_id)
-    user, owner, now = _hex(context.user_id) or "", _hex(context.owner_id) or "", context.now.isoformat()
-    record_head = f"\t{workspace}\t{recordset}\t"
-    record_middle = f"\t{ACTIVE}\t[]\t{{}}\t1\t{owner}\t{user}\t{user}\t"
-    record_tail = f"\t{now}\t{now}\n"
-    history_head = f"\t{workspace}\t"
-    history_middle = f"\t{recordset}\t1\tcreated\t"
-    history_tail = f"\t{user}\t{now}\n"
-    written, done = [], 0
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    with cursor:
-        with cursor.copy(f"COPY records ({RECORD_COPY_COLUMNS}) FROM STDIN (NULL '')") as copy:
-            for block in blocks:
-                lines = [
-                    f"{record_id}{record_head}{values}{record_middle}{_copy_float(lat)}\t{_copy_float(lng)}{record_tail}"
-                    for record_id, values, lat, lng in zip(
-                        block.ids, block.values, block.latitudes, block.longitudes, strict=True
-                    )
-                ]
-                if lines:
-                    copy.write("".join(lines).replace("\\", "\\\\"))
-                written.append(block)
-                done += len(block.ids) + len(block.errors)
-                if progress is not None:
-                    progress(done * 2 // 3)
-        with cursor.copy(f"COPY record_history ({HISTORY_COPY_COLUMNS}) FROM STDIN (NULL '')") as copy:
-            for number, block in enumerate(written, start=1):
-                lines = [
-                    f"{history_id}{history_head}{record_id}{history_middle}{changes}\t{values}{history_tail}"
-                    for history_id, record_id, changes, values in zip(
-                        _new_id_texts(len(block.ids)), block.ids, block.changes, block.values, strict=True
-                    )
-                ]
-                if lines:
-                    copy.write("".join(lines).replace("\\", "\\\\"))
-                if progress is not None:
-                    progress(count * 2 // 3 + count * number // (3 * len(written)))
-    return written
-
-
-def _copy_float(value):
-    return "" if value is None else repr(value)
-
-
-def _insert_sql(table, names):
-    columns = ", ".join(f'"{name}"' for name in names)
-    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})"
-
-
-def _insert_records(context, blocks, count, progress=None):
-    """One executemany per table and block straight through the driver (SQLite), the values in
-    SQLite's storage forms (ids as 32 hex digits, naive UTC timestamps, JSON as text): what the
-    ORM's column types would write. No progress calls: a progress report may write the job's row
-    from another connection, which would wait for this transaction's SQLite write lock."""
-    now = context.now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    user, owner = _hex(context.user_id), _hex(context.owner_id)
-    workspace, recordset = _hex(context.workspace_id), _hex(context.recordset_id)
-    connection = db.session.connection()
-    written = []
-    for block in blocks:
-        written.append(block)
-        if not block.ids:
-            continue
-        connection.exec_driver_sql(
-            _insert_sql("records", RECORD_COLUMNS),
-            [
-                (
-                    record_id,
-                    workspace,
-                    recordset,
-                    values,
-                    ACTIVE,
-                    "[]",
-                    "{}",
-                    1,
-                    owner,
-                    user,
-                    user,
-                    lat,
-                    lng,
-                    now,
-                    now,
-                )
-                for record_id, values, lat, lng in zip(
-                    block.ids, block.values, block.latitudes, block.longitudes, strict=True
-                )
-            ],
-        )
-        connection.exec_driver_sql(
-            _insert_sql("record_history", HISTORY_COLUMNS),
-            [
-                (history_id, workspace, record_id, recordset, 1, "created", changes, values, user, now)
-                for history_id, record_id, changes, values in zip(
-                    _new_id_texts(len(block.ids)), block.ids, block.changes, block.values, strict=True
-                )
-            ],
-        )
-    return written
-
-
 def get_record(record_id, *, include_deleted=False):
-    record = get_in_workspace_or_404(Record, record_id)
+    record = get_or_404(Record, record_id)
     if record.status == DELETED and not include_deleted:
         raise NotFound("Record not found.")
     return record

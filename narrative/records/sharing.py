@@ -1,12 +1,17 @@
 """Saved views of a recordset (filters, sorts, visible fields, grouping) and the grants that share
-a recordset with members and teams. Caller commits."""
+a recordset with members and teams. Nothing here commits: the request's unit of work does.
+
+Every route here has an authenticated caller whose workspace scopes the session; records have no
+public share links (the public, signed links of this domain are the import's: the direct upload
+and the error report, narrative.records.importing.routes)."""
 
 import sqlalchemy as sa
 
 from narrative.extensions import db
 from narrative.identity.models import Member, Team
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed
-from narrative.platform.tenancy import get_in_workspace_or_404
+from narrative.platform.models import parse_uuid
+from narrative.platform.tenancy import get_or_404, resolve_reference
 from narrative.records.filters import compile_filter, compile_sorts
 from narrative.records.models import RecordsetGrant, RecordView
 
@@ -63,7 +68,7 @@ def create_view(recordset, *, user_id, settings):
 
 
 def get_view(recordset, view_id):
-    view = get_in_workspace_or_404(RecordView, view_id)
+    view = get_or_404(RecordView, view_id)
     if view.recordset_id != recordset.id:
         raise NotFound("View not found.")
     return view
@@ -114,10 +119,10 @@ def grant_access(recordset, *, member_id=None, team_id=None, level, granted_by_i
             details=[{"field": "member_id", "message": "exactly one of member_id or team_id"}],
         )
     if member_id is not None:
-        get_in_workspace_or_404(Member, member_id, message="Member not found.")
+        member_id = resolve_reference(Member, member_id, field="member_id").id
         match = RecordsetGrant.member_id == member_id
     else:
-        get_in_workspace_or_404(Team, team_id, message="Team not found.")
+        team_id = resolve_reference(Team, team_id, field="team_id").id
         match = RecordsetGrant.team_id == team_id
     grant = db.session.scalar(
         sa.select(RecordsetGrant).where(RecordsetGrant.recordset_id == recordset.id, match)
@@ -144,12 +149,9 @@ def revoke(recordset, *, member_id=None, team_id=None):
     column, value = (
         (RecordsetGrant.member_id, member_id) if member_id is not None else (RecordsetGrant.team_id, team_id)
     )
-    try:
-        import uuid
-
-        value = uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound("Grant not found.") from None
+    value = parse_uuid(value)
+    if value is None:
+        raise NotFound("Grant not found.")
     grant = db.session.scalar(
         sa.select(RecordsetGrant).where(RecordsetGrant.recordset_id == recordset.id, column == value)
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime
+from narrative.platform.tenancy import WorkspaceScoped
 
 TODO = "todo"
 IN_PROGRESS = "in_progress"
@@ -35,7 +36,7 @@ def _user_fk(**kwargs):
     return mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), **kwargs)
 
 
-class Task(IdMixin, TimestampMixin, db.Model):
+class Task(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "tasks"
     __display_name__ = "Task"
     __table_args__ = (

@@ -1,6 +1,6 @@
 """Create, change, complete and delete tasks, and the queries lists and dashboards use.
 
-Every function works in the caller's transaction (routes and jobs commit) and emits the domain
+Every function works in the caller's unit of work (the platform commits it) and emits the domain
 events task.created / task.updated / task.completed / task.deleted. Callers check access to the
 task's subject themselves (a record's tasks follow the record's access rules).
 """
@@ -270,7 +270,8 @@ def tasks_query(
     assignee_id=None,
 ):
     """SELECT of the workspace's tasks with the usual list filters (an explicit `status` wins
-    over `include_closed`)."""
+    over `include_closed`). Callers (records tracking) name the workspace; the session's scope
+    applies too."""
     stmt = sa.select(Task).where(Task.workspace_id == workspace_id)
     if subject_type is not None:
         stmt = stmt.where(Task.subject_type == subject_type)

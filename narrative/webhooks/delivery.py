@@ -23,6 +23,7 @@ The life of an attempt:
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,10 +32,12 @@ import redis
 import sqlalchemy as sa
 
 from narrative.extensions import db, get_queue
+from narrative.platform import unit_of_work
 from narrative.platform.events import emit
 from narrative.platform.models import utcnow
 from narrative.platform.outbound import SafeClient, UnsafeUrl, UpstreamUnreachable, private_urls_allowed
 from narrative.platform.periodic import every
+from narrative.platform.tenancy import all_workspaces, workspace_scope
 from narrative.platform.transactions import on_commit
 from narrative.webhooks import signing
 from narrative.webhooks.models import (
@@ -290,28 +293,41 @@ def _claim(attempt_id):
         .where(WebhookAttempt.id == attempt_id, WebhookAttempt.status == SCHEDULED)
         .values(status=SENDING, started_at=utcnow())
     ).rowcount
-    db.session.commit()
+    # The claim must be on record before the request leaves (a duplicate job then does nothing).
+    unit_of_work.commit()
     return bool(claimed)
 
 
-def run_attempt(attempt_id):
-    """The RQ job of one attempt (see the module docstring)."""
-    import uuid
+def _workspace_of(attempt_id):
+    # A plain RQ job (no job runner scopes it): the attempt row names the workspace it runs for.
+    with all_workspaces():
+        return db.session.scalar(
+            sa.select(WebhookAttempt.workspace_id).where(WebhookAttempt.id == attempt_id)
+        )
 
+
+def run_attempt(attempt_id):
+    """The RQ job of one attempt (see the module docstring), scoped to the attempt's workspace.
+
+    No request or job runner owns this transaction, so it commits its own unit of work."""
     attempt_id = uuid.UUID(str(attempt_id))
-    if not _claim(attempt_id):
-        return "skipped"
-    attempt = db.session.get(WebhookAttempt, attempt_id)
-    message = db.session.get(WebhookDelivery, attempt.delivery_id)
-    endpoint = db.session.get(WebhookEndpoint, attempt.webhook_id)
-    if not endpoint.is_active and attempt.trigger == "event":
-        outcome = Outcome(False, None, 0, None, "The webhook is disabled; the message was not sent.")
-        record_outcome(attempt, message, endpoint, outcome, schedule_retries=False)
-    else:
-        outcome = send(endpoint, message)
-        record_outcome(attempt, message, endpoint, outcome)
-    db.session.commit()
-    return attempt.status
+    workspace_id = _workspace_of(attempt_id)
+    if workspace_id is None:
+        return "skipped"  # deleted with its webhook meanwhile
+    with workspace_scope(workspace_id):
+        if not _claim(attempt_id):
+            return "skipped"
+        attempt = db.session.get(WebhookAttempt, attempt_id)
+        message = db.session.get(WebhookDelivery, attempt.delivery_id)
+        endpoint = db.session.get(WebhookEndpoint, attempt.webhook_id)
+        if not endpoint.is_active and attempt.trigger == "event":
+            outcome = Outcome(False, None, 0, None, "The webhook is disabled; the message was not sent.")
+            record_outcome(attempt, message, endpoint, outcome, schedule_retries=False)
+        else:
+            outcome = send(endpoint, message)
+            record_outcome(attempt, message, endpoint, outcome)
+        unit_of_work.commit()
+        return attempt.status
 
 
 # ---- the sweep -------------------------------------------------------------------------------------
@@ -338,7 +354,7 @@ def sweep_webhook_attempts():
         .limit(SWEEP_LIMIT)
     ).all()
     resend = [attempt.id for attempt in stuck]
-    db.session.commit()
+    unit_of_work.commit()  # a periodic job: its own unit of work, committed before the re-enqueue
     for attempt_id in [*resend, *lost]:
         enqueue_attempt(attempt_id)
     if resend or lost:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 # WebhookDelivery.status
 PENDING = "pending"  # an attempt is scheduled or running
@@ -31,7 +32,7 @@ ATTEMPT_FAILED = "failed"
 ATTEMPT_STATUSES = (SCHEDULED, SENDING, ATTEMPT_SUCCEEDED, ATTEMPT_FAILED)
 
 
-class WebhookEndpoint(IdMixin, TimestampMixin, db.Model):
+class WebhookEndpoint(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "webhooks"
     __display_name__ = "Webhook"
 
@@ -59,7 +60,7 @@ class WebhookEndpoint(IdMixin, TimestampMixin, db.Model):
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
 
-class WebhookDelivery(IdMixin, db.Model):
+class WebhookDelivery(WorkspaceScoped, IdMixin, db.Model):
     __tablename__ = "webhook_deliveries"
     __display_name__ = "Delivery"
     __table_args__ = (
@@ -92,7 +93,7 @@ class WebhookDelivery(IdMixin, db.Model):
         return f"msg_{self.id.hex}"
 
 
-class WebhookAttempt(IdMixin, db.Model):
+class WebhookAttempt(WorkspaceScoped, IdMixin, db.Model):
     __tablename__ = "webhook_delivery_attempts"
     __table_args__ = (
         sa.UniqueConstraint("delivery_id", "attempt_number"),

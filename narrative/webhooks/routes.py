@@ -78,7 +78,6 @@ def create_webhook(payload):
         is_active=True if is_active is None else is_active,
         **payload,
     )
-    db.session.commit()
     return _with_secret(endpoint, secret)
 
 
@@ -125,14 +124,12 @@ class WebhookItem(MethodView):
     def delete(self, webhook_id):
         """Delete a webhook with its delivery history"""
         service.delete_webhook(service.get_webhook(webhook_id))
-        db.session.commit()
 
 
 def _update(webhook_id, payload):
     """The one update handler behind PATCH (core) and PUT (neuromancer)."""
     endpoint = service.get_webhook(webhook_id)
     new_secret = service.update_webhook(endpoint, changes=payload)
-    db.session.commit()
     if new_secret:
         # A secret set by the caller is theirs already; show it back as on creation.
         return _with_secret(endpoint, new_secret)
@@ -147,7 +144,6 @@ def regenerate_secret(webhook_id):
     """New secret (shown this once); the old one keeps signing beside it for 24 hours"""
     endpoint = service.get_webhook(webhook_id)
     secret = service.rotate_secret(endpoint)
-    db.session.commit()
     return _with_secret(endpoint, secret)
 
 
@@ -158,7 +154,6 @@ def regenerate_secret(webhook_id):
 def toggle_webhook(webhook_id):
     """Switch a webhook on or off"""
     endpoint = service.toggle_webhook(service.get_webhook(webhook_id))
-    db.session.commit()
     return endpoint
 
 
@@ -231,6 +226,5 @@ def redeliver(webhook_id, delivery_id):
     """Send a past message again (same webhook-id; one attempt, outside the retry schedule)"""
     endpoint = service.get_webhook(webhook_id)
     attempt = service.redeliver(endpoint, delivery_id)
-    db.session.commit()
     item = _attempt_item((attempt, db.session.get(service.WebhookDelivery, attempt.delivery_id)))
     return DeliveryAttemptSchema().dump(item), 202

@@ -3,10 +3,11 @@
 import marshmallow as ma
 
 from narrative.platform.pagination import CursorPageArgs, SkipLimitArgs
+from narrative.platform.schemas import Schema
 from narrative.webhooks import signing
 
 
-class WebhookWriteSchema(ma.Schema):
+class WebhookWriteSchema(Schema):
     """Create and update: neuromancer's `active` and core's `is_active` are the same flag."""
 
     url = ma.fields.String(validate=ma.validate.Length(min=1, max=2000))
@@ -41,7 +42,7 @@ class WebhookCreateSchema(WebhookWriteSchema):
     url = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
 
 
-class WebhookSchema(ma.Schema):
+class WebhookSchema(Schema):
     id = ma.fields.UUID()
     url = ma.fields.String()
     description = ma.fields.String(allow_none=True)
@@ -76,15 +77,15 @@ class WebhookListArgs(SkipLimitArgs):
     is_active = ma.fields.Boolean(load_default=None, allow_none=True)
 
 
-class WebhookCountArgs(ma.Schema):
+class WebhookCountArgs(Schema):
     is_active = ma.fields.Boolean(load_default=None, allow_none=True)
 
 
-class WebhookCountSchema(ma.Schema):
+class WebhookCountSchema(Schema):
     count = ma.fields.Integer()
 
 
-class WebhookTestSchema(ma.Schema):
+class WebhookTestSchema(Schema):
     event = ma.fields.String(
         load_default=None,
         allow_none=True,
@@ -96,7 +97,7 @@ class WebhookTestSchema(ma.Schema):
     )
 
 
-class WebhookTestResultSchema(ma.Schema):
+class WebhookTestResultSchema(Schema):
     success = ma.fields.Boolean()
     status_code = ma.fields.Integer(allow_none=True)
     message = ma.fields.String()
@@ -105,7 +106,7 @@ class WebhookTestResultSchema(ma.Schema):
     duration_ms = ma.fields.Integer()
 
 
-class EventTypeSchema(ma.Schema):
+class EventTypeSchema(Schema):
     name = ma.fields.String()
     event_type = ma.fields.Function(lambda item: item["name"], metadata={"description": "Same as name"})
     description = ma.fields.String()
@@ -113,7 +114,7 @@ class EventTypeSchema(ma.Schema):
     example = ma.fields.Dict()
 
 
-class EventTypeListSchema(ma.Schema):
+class EventTypeListSchema(Schema):
     events = ma.fields.List(ma.fields.Nested(EventTypeSchema))
     event_types = ma.fields.List(ma.fields.String())
 
@@ -125,7 +126,7 @@ class DeliveryListArgs(CursorPageArgs):
     event_type = ma.fields.String(load_default=None)
 
 
-class DeliveryAttemptSchema(ma.Schema):
+class DeliveryAttemptSchema(Schema):
     """One attempt at delivering one message."""
 
     id = ma.fields.UUID()

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from narrative.extensions import db
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed
 from narrative.platform.events import consumer, get_event_type, register_event_type
-from narrative.platform.models import utcnow
+from narrative.platform.models import new_id, utcnow
 from narrative.platform.outbound import validate_url
-from narrative.platform.tenancy import current_workspace_id, get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import get_or_404, tenant_select
 from narrative.webhooks import delivery, signing
 from narrative.webhooks.models import (
     PENDING,
@@ -152,7 +152,7 @@ def count_webhooks(*, is_active=None):
 
 
 def get_webhook(webhook_id):
-    return get_in_workspace_or_404(WebhookEndpoint, webhook_id)
+    return get_or_404(WebhookEndpoint, webhook_id)
 
 
 def _activate(endpoint, active):
@@ -229,8 +229,9 @@ def message_body(*, event_id, event_type, workspace_id, created_at, data):
     )
 
 
-def new_delivery(endpoint, *, event_id, event_type, body, is_test=False):
-    message = WebhookDelivery(
+def _delivery_row(endpoint, *, event_id, event_type, body, is_test=False):
+    return WebhookDelivery(
+        id=new_id(),
         workspace_id=endpoint.workspace_id,
         webhook_id=endpoint.id,
         event_id=event_id,
@@ -241,6 +242,10 @@ def new_delivery(endpoint, *, event_id, event_type, body, is_test=False):
         attempt_count=0,
         created_at=utcnow(),
     )
+
+
+def new_delivery(endpoint, **fields):
+    message = _delivery_row(endpoint, **fields)
     db.session.add(message)
     db.session.flush()
     return message
@@ -252,10 +257,9 @@ def queue_webhook_messages(event):
 
     Emits nothing (a consumer that emitted would be fed its own events). Idempotent per event.
     """
+    # The dispatcher runs consumers scoped to the event's workspace.
     endpoints = db.session.scalars(
-        sa.select(WebhookEndpoint).where(
-            WebhookEndpoint.workspace_id == event.workspace_id, WebhookEndpoint.is_active.is_(True)
-        )
+        sa.select(WebhookEndpoint).where(WebhookEndpoint.is_active.is_(True))
     ).all()
     targets = [endpoint for endpoint in endpoints if subscribes_to(endpoint, event.type)]
     if not targets:
@@ -291,13 +295,16 @@ def send_test(endpoint, *, event_type=None, payload=None):
         created_at=utcnow(),
         data=data,
     )
-    message = new_delivery(endpoint, event_id=None, event_type=event_type, body=body, is_test=True)
-    attempt = delivery.new_attempt(message, attempt_number=1, trigger="test", status=SENDING)
-    attempt.started_at = utcnow()
-    db.session.commit()  # the attempt is on record before the request leaves
+    # Sent before anything is written, so the request's transaction holds no write lock while the
+    # receiver takes up to 15 s; the message and its attempt are recorded together afterwards.
+    message = _delivery_row(endpoint, event_id=None, event_type=event_type, body=body, is_test=True)
+    started_at = utcnow()
     outcome = delivery.send(endpoint, message)
+    db.session.add(message)
+    db.session.flush()
+    attempt = delivery.new_attempt(message, attempt_number=1, trigger="test", status=SENDING)
+    attempt.started_at = started_at
     delivery.record_outcome(attempt, message, endpoint, outcome, schedule_retries=False)
-    db.session.commit()
     if outcome.success:
         text = f"The receiver answered {outcome.status_code} in {outcome.duration_ms} ms."
     else:
@@ -322,9 +329,7 @@ def deliveries_query(endpoint, *, status=None, event_type=None):
     stmt = (
         sa.select(WebhookAttempt, WebhookDelivery)
         .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
-        .where(
-            WebhookAttempt.webhook_id == endpoint.id, WebhookAttempt.workspace_id == current_workspace_id()
-        )
+        .where(WebhookAttempt.webhook_id == endpoint.id)
     )
     if status:
         stmt = stmt.where(WebhookAttempt.status == status)
@@ -335,7 +340,7 @@ def deliveries_query(endpoint, *, status=None, event_type=None):
 
 def redeliver(endpoint, delivery_id):
     """Send a past message again (same webhook-id, a new attempt outside the retry schedule)."""
-    message = get_in_workspace_or_404(WebhookDelivery, delivery_id)
+    message = get_or_404(WebhookDelivery, delivery_id)
     if message.webhook_id != endpoint.id:
         raise NotFound("Delivery not found.")
     busy = db.session.scalar(

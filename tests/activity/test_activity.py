@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from narrative.activity.models import Activity
 from narrative.extensions import db
+from narrative.identity.models import Member, Team, TeamMember
 from narrative.platform.events import emit
 from narrative.platform.models import new_id, utcnow
-from tests.identity.factories import auth_headers, make_user
+from tests.identity.factories import auth_headers, make_user, workspace_of
 from workers.worker import run_jobs_in_process
 
 
@@ -52,7 +53,8 @@ def test_events_with_an_actor_become_activity(app, auth_client):
 
 def test_feed_filters_paginate_and_stay_in_the_workspace(client, auth_client):
     me, ws = auth_client.user.id, auth_client.workspace.id
-    other = uuid.uuid4()
+    colleague = make_user(role="member", workspace=auth_client.workspace)
+    other = colleague.id
     add_rows(ws, me, 5, object_type="record")
     add_rows(ws, other, 3, object_type="goal", start=utcnow() - timedelta(days=10))
     feed = lambda q="": auth_client.get("/api/v1/activity/feed" + q).get_json()  # noqa: E731
@@ -60,6 +62,10 @@ def test_feed_filters_paginate_and_stay_in_the_workspace(client, auth_client):
     assert feed("?types=goal")["total"] == 3
     assert feed("?scope=mine")["total"] == 5
     assert feed(f"?user_ids={other}")["total"] == 3
+    membership = db.session.scalar(
+        sa.select(Member).where(Member.user_id == other, Member.workspace_id == ws)
+    )
+    assert feed(f"?user_ids={membership.id},{me}")["total"] == 8  # a member id names its user too
     assert feed("?search=item%204")["total"] == 1
     since = (utcnow() - timedelta(days=3)).date().isoformat()
     assert feed(f"?start_date={since}T00:00:00")["total"] == 5
@@ -115,8 +121,6 @@ def test_an_export_of_ten_thousand_rows_streams_progress_and_downloads_exactly_t
 
 
 def make_user_workspace():
-    from tests.identity.factories import workspace_of
-
     return workspace_of(make_user()).id
 
 
@@ -134,3 +138,36 @@ def test_a_json_lines_export_with_filters(app, client, auth_client):
     assert [line["object_type"] for line in lines] == ["goal", "goal"]
     stranger = auth_headers(make_user())
     assert client.get(f"/api/v1/activity/export/jobs/{job_id}", headers=stranger).status_code == 404
+
+
+def test_people_and_teams_named_in_filters_must_be_this_workspaces(app, client, auth_client):
+    stranger = make_user()
+    far_team = Team(workspace_id=workspace_of(stranger).id, name="Far team")
+    db.session.add(far_team)
+    db.session.commit()
+    for query, field in (
+        (f"user_ids={stranger.id}", "user_ids"),
+        (f"user_ids={auth_client.user.id},{uuid.uuid4()}", "user_ids"),
+        ("user_ids=not-an-id", "user_ids"),
+        (f"team_ids={far_team.id}", "team_ids"),
+        (f"team_ids={uuid.uuid4()}", "team_ids"),
+    ):
+        refused = auth_client.get(f"/api/v1/activity/feed?{query}")
+        assert refused.status_code == 422 and refused.get_json()["details"][0]["field"] == field, query
+    # The workspace's own team filters to its members' activity.
+    ws = auth_client.workspace.id
+    colleague = make_user(role="member", workspace=auth_client.workspace)
+    membership = db.session.scalar(
+        sa.select(Member).where(Member.user_id == colleague.id, Member.workspace_id == ws)
+    )
+    team = Team(workspace_id=ws, name="Sales")
+    db.session.add(team)
+    db.session.flush()
+    db.session.add(TeamMember(workspace_id=ws, team_id=team.id, member_id=membership.id))
+    add_rows(ws, colleague.id, 2)
+    add_rows(ws, auth_client.user.id, 3)
+    assert auth_client.get(f"/api/v1/activity/feed?team_ids={team.id}").get_json()["total"] == 2
+
+    export = auth_client.post("/api/v1/activity/export", json={"user_ids": str(stranger.id)})
+    assert export.status_code == 422 and export.get_json()["details"][0]["field"] == "user_ids"
+    assert auth_client.get("/api/v1/activity/export/jobs").get_json()["total"] == 0  # no job was started

@@ -11,6 +11,7 @@ import respx
 import sqlalchemy as sa
 
 from narrative.ai import retrieval
+from narrative.ai.calllog import cost_of
 from narrative.ai.models import AiCall
 from narrative.extensions import db
 from narrative.identity.models import Workspace
@@ -380,3 +381,46 @@ def test_an_openai_compatible_server_at_its_own_base_url(auth_client, app, monke
     assert json.loads(route.calls[0].request.content)["model"] == "llama3" and body["content"] == "from llama"
     (call,) = _calls()
     assert call.model == "llama3" and call.cost == 0  # no listed price
+
+
+def _committed_calls():
+    """The AI log as another connection sees it: only what was committed."""
+    with db.engine.connect() as connection:
+        table = AiCall.__table__
+        return connection.execute(
+            sa.select(table.c.operation, table.c.status, table.c.function).order_by(table.c.created_at)
+        ).all()
+
+
+def test_the_ai_log_is_committed_after_a_stream_and_survives_a_failed_request(auth_client):
+    streamed = auth_client.post("/api/v1/ai/llm/complete/stream", json={"prompt": "Anything new?"})
+    assert streamed.headers["Cache-Control"] == "no-cache" and streamed.headers["X-Accel-Buffering"] == "no"
+    assert _committed_calls() == []  # the call ends with the stream, so its row is written then
+    assert '"done":true' in streamed.get_data(as_text=True)
+    assert _committed_calls() == [("stream", "success", "completion")]
+
+    # The answer misses a required field: the request fails (and rolls back), the call stays logged.
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    refused = auth_client.post("/api/v1/ai/llm/extract", json={"text": "nothing useful", "schema": schema})
+    assert refused.status_code == 502
+    assert _committed_calls()[-1] == ("chat", "success", "extraction")
+
+
+def test_the_ai_log_cost_is_a_number(auth_client):
+    db.session.add(
+        AiCall(
+            workspace_id=auth_client.workspace.id,
+            user_id=auth_client.user.id,
+            provider="openai",
+            model="gpt-4o-mini",
+            function="chat",
+            operation="chat",
+            tokens_in=1000,
+            tokens_out=2000,
+            cost=cost_of(provider="openai", model="gpt-4o-mini", tokens_in=1000, tokens_out=2000),
+            status="success",
+        )
+    )
+    db.session.commit()
+    (item,) = auth_client.get("/api/v1/ai-logs").get_json()["items"]
+    assert item["cost"] == 0.00135 and isinstance(item["cost"], float)

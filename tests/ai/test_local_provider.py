@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from narrative.ai import AiContext, get_provider, retrieval
 from narrative.ai.models import AiCall
-from narrative.ai.tools import register_tool, run_tool, tool_specs
+from narrative.ai.providers.base import ToolCall
+from narrative.ai.tools import _TOOLS, register_tool, run_tool, tool_specs
 from narrative.extensions import db
 from narrative.platform.errors import ProviderNotConfigured
 from tests.identity.factories import make_user, workspace_of
@@ -200,4 +201,28 @@ def test_reindexing_replaces_and_remove_deletes(workspace):
     assert retrieval.search(workspace_id=workspace.id, query="gamma")[0].text == "gamma delta"
     assert retrieval.search(workspace_id=workspace.id, query="gamma", source_types=["other"]) == []
     retrieval.remove_document(workspace_id=workspace.id, source_type="doc", source_id="d")
+    assert retrieval.stats(workspace_id=workspace.id)["chunks"] == 0
+
+
+def test_a_tool_that_fails_half_way_leaves_none_of_its_writes(workspace):
+    def remember_then_fail(context, *, text):
+        retrieval.index_document(
+            workspace_id=context.workspace_id, source_type="note", source_id="half", text=text
+        )
+        raise RuntimeError("the second half broke")
+
+    register_tool(
+        "remember",
+        description="Remember a note",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+        handler=remember_then_fail,
+    )
+    try:
+        output = run_tool(
+            _ctx(workspace), ToolCall(id="c1", name="remember", arguments={"text": "Roof done"})
+        )
+    finally:
+        _TOOLS.pop("remember", None)
+    assert output == {"error": "The tool remember failed: RuntimeError."}
+    db.session.commit()
     assert retrieval.stats(workspace_id=workspace.id)["chunks"] == 0

@@ -10,21 +10,23 @@ from decimal import Decimal
 from narrative.banking import service
 from narrative.banking.models import STATEMENT
 from narrative.extensions import db
+from narrative.platform.tenancy import workspace_scope
 from tests.identity.factories import workspace_of
 
 
 def make_account(user, *, name="Checking", currency="EUR", workspace=None, external_id=None):
     workspace = workspace or workspace_of(user)
-    connection = service.get_or_create_connection(
-        workspace_id=workspace.id,
-        user_id=user.id,
-        provider=STATEMENT,
-        external_id=f"statement:{user.id}",
-        institution_name="Test bank",
-    )
-    account = service.get_or_create_account(
-        connection=connection, external_id=external_id or name.lower(), name=name, currency=currency
-    )
+    with workspace_scope(workspace.id):  # as an import job runs: in the account's workspace
+        connection = service.get_or_create_connection(
+            workspace_id=workspace.id,
+            user_id=user.id,
+            provider=STATEMENT,
+            external_id=f"statement:{user.id}",
+            institution_name="Test bank",
+        )
+        account = service.get_or_create_account(
+            connection=connection, external_id=external_id or name.lower(), name=name, currency=currency
+        )
     db.session.commit()
     return account
 

@@ -177,3 +177,24 @@ def test_transactions_and_accounts_lists_are_camel_case_and_paginated(app):
     accounts = client.get("/api/money/accounts", headers=auth_headers(user)).get_json()["items"]
     assert accounts[0]["balance"] == "100.00" and accounts[0]["currency"] == "EUR"
     assert client.get("/api/money/transactions", headers=auth_headers(make_user())).get_json()["items"] == []
+
+
+def test_the_account_filter_names_one_of_your_accounts_or_is_a_422(app):
+    user = make_user()
+    account = make_account(user)
+    add_transactions(account, ROWS)
+    colleague = make_user(role="member", workspace=workspace_of(user))
+    theirs = make_account(colleague, workspace=workspace_of(user))
+    foreign = make_account(make_user())
+    client = app.test_client()
+
+    def listed(account_id):
+        return client.get(f"/api/money/transactions?accountId={account_id}", headers=auth_headers(user))
+
+    mine = listed(account.id)
+    assert mine.status_code == 200 and len(mine.get_json()["items"]) == 6
+    for other in (theirs.id, foreign.id, "0190f3a2-7c1e-7b7a-9d2f-000000000000"):
+        response = listed(other)
+        assert response.status_code == 422, response.get_json()
+        assert [d["field"] for d in response.get_json()["details"]] == ["accountId"]
+    assert listed("not-a-uuid").status_code == 422

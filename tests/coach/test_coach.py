@@ -188,6 +188,9 @@ def test_send_refuses_another_user_and_other_sessions(app, client, ledger_client
     # Another workspace's owner, naming themselves, cannot reach the session.
     body["userId"] = str(other.id)
     assert client.post("/api/chat/send", json=body, headers=auth_headers(other)).status_code == 404
+    # A random session id is not found either.
+    body = {**body, "sessionId": "0190f3a2-7c1e-7b7a-9d2f-000000000000", "userId": str(user_id)}
+    assert ledger_client.post("/api/chat/send", json=body).status_code == 404
     # A plain (non-coach) conversation of the caller is not a coach session.
     plain = ledger_client.post("/api/v1/chat/conversations", json={}).json["id"]
     body = {"sessionId": plain, "userId": str(user_id), "payloadType": "text", "payload": "hi"}

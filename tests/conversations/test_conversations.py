@@ -1,6 +1,7 @@
 """The conversation store through its three families: CRUD, pagination, sharing, folders, files, isolation."""
 
 import io
+import uuid
 
 from tests.identity.factories import auth_headers, make_user, workspace_of
 
@@ -126,8 +127,10 @@ def test_sharing_lets_a_participant_read_and_write_but_not_delete(client):
     conversation = _create(client, auth_headers(owner), title="Team chat")
     url = f"/api/v1/chat/conversations/{conversation['id']}"
 
-    refused = client.post(f"{url}/share", json={"user_id": str(stranger.id)}, headers=auth_headers(owner))
-    assert refused.status_code == 404
+    # Another workspace's user and an unknown id get the same answer: a 422 naming the field.
+    for outsider in (str(stranger.id), str(uuid.uuid4())):
+        refused = client.post(f"{url}/share", json={"user_id": outsider}, headers=auth_headers(owner))
+        assert refused.status_code == 422 and refused.json["details"][0]["field"] == "user_id"
     shared = client.post(f"{url}/share", json={"user_id": str(colleague.id)}, headers=auth_headers(owner))
     assert shared.status_code == 200 and shared.json["role"] == "participant"
 
@@ -338,3 +341,66 @@ def test_search_finds_messages_by_meaning_and_lists_filter_by_words(client):
     listed = client.get("/api/v1/chat/conversations?search=renewal", headers=headers).json["items"]
     assert [c["id"] for c in listed] == [conversation["id"]]
     assert client.get("/api/v1/chat/conversations?search=penguins", headers=headers).json["items"] == []
+
+
+def _field_of(response):
+    assert response.status_code == 422, response.json
+    return [d["field"] for d in response.json["details"]]
+
+
+def test_ids_named_in_a_payload_must_be_the_callers_own_in_this_workspace(client):
+    owner = make_user()
+    headers = auth_headers(owner)
+    colleague = make_user(role="member", workspace=workspace_of(owner))
+    stranger = make_user()
+    mine = client.post("/api/v1/chat/folders", json={"name": "Mine"}, headers=headers).json
+    theirs = client.post(
+        "/api/v1/chat/folders", json={"name": "Theirs"}, headers=auth_headers(colleague)
+    ).json
+    foreign = client.post("/api/v1/chat/folders", json={"name": "Far"}, headers=auth_headers(stranger)).json
+    conversation = _create(client, headers, folder_id=mine["id"])
+    other = _create(client, headers)
+    elsewhere = _create(client, auth_headers(stranger))
+    question = _say(client, headers, other["id"], "A question in another conversation")
+    far_message = _say(client, auth_headers(stranger), elsewhere["id"], "Far away")
+    url = f"/api/v1/chat/conversations/{conversation['id']}"
+
+    for folder_id in (theirs["id"], foreign["id"], str(uuid.uuid4())):
+        assert _field_of(
+            client.post("/api/v1/chat/conversations", json={"folder_id": folder_id}, headers=headers)
+        ) == ["folder_id"]
+        assert _field_of(client.patch(url, json={"folder_id": folder_id}, headers=headers)) == ["folder_id"]
+        listed = client.get(f"/api/v1/chat/conversations?folder_id={folder_id}", headers=headers)
+        assert _field_of(listed) == ["folder_id"]
+    reorder = client.post(
+        "/api/v1/chat/folders/reorder", json={"folder_ids": [foreign["id"]]}, headers=headers
+    )
+    assert _field_of(reorder) == ["folder_ids.0"]
+
+    for parent_id in (question["id"], far_message["id"], str(uuid.uuid4())):
+        sent = client.post(f"{url}/messages", json={"content": "hi", "parent_id": parent_id}, headers=headers)
+        assert _field_of(sent) == ["parent_id"]
+    attached = client.post(
+        f"{url}/messages", json={"content": "hi", "attachments": [str(uuid.uuid4())]}, headers=headers
+    )
+    assert _field_of(attached) == ["attachments.0"]
+    branch = client.post(
+        f"/api/conversations/{conversation['id']}/branch",
+        json={"message_id": question["id"]},
+        headers=headers,
+    )
+    assert _field_of(branch) == ["message_id"]
+    for conversation_id in (elsewhere["id"], str(uuid.uuid4())):
+        turn = client.post(
+            "/api/v1/chat", json={"conversation_id": conversation_id, "message": "hi"}, headers=headers
+        )
+        assert _field_of(turn) == ["conversation_id"]
+
+    # Nothing refused was written: the conversation kept its folder and has no messages.
+    kept = client.get(url, headers=headers).json
+    assert kept["folder_id"] == mine["id"] and kept["messages"] == []
+    replied = _say(client, headers, conversation["id"], "first")
+    assert (
+        _say(client, headers, conversation["id"], "second", parent_id=replied["id"])["parent_id"]
+        == replied["id"]
+    )

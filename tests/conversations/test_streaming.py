@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import narrative.ai
 from narrative.ai import tools as ai_tools
 from narrative.ai.models import AiCall
-from narrative.ai.providers.base import ChatDelta, Usage
+from narrative.ai.providers.base import ChatDelta, ProviderError, Usage
 from narrative.conversations import jobs as reply_jobs
 from narrative.conversations.models import Message
 from narrative.extensions import db
@@ -256,6 +256,53 @@ def test_cancel_mid_stream_stops_generation_and_keeps_the_partial_reply(app, cli
     db.session.rollback()
     reply = _history(client, headers, conversation_id)[-1]
     assert reply["content"] == "First part. " and reply["status"] == "canceled" and reply["partial"] is True
+
+
+class _FailingProvider:
+    """A provider that sends a first piece, then fails the way a provider does (or with a bug)."""
+
+    name, model, supports = "failing", "failing-1", {"chat", "stream"}
+
+    def __init__(self, error):
+        self.error = error
+
+    def stream_chat(self, messages, *, tools=None, model=None, context=None, **_):
+        yield ChatDelta(content="Let me see. ")
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (ProviderError("The openai provider answered 500."), "The openai provider answered 500."),
+        (RuntimeError("a bug"), reply_jobs.GENERIC_ERROR),
+    ],
+)
+def test_a_failed_reply_fails_its_job_and_ends_the_stream_with_the_error(
+    app, client, monkeypatch, error, said
+):
+    monkeypatch.setattr(narrative.ai, "get_provider", lambda **_: _FailingProvider(error))
+    headers = auth_headers(make_user())
+    response = client.post("/api/v1/chat", json={"message": "What is due this week?"}, headers=headers)
+    msg_id = response.headers["X-Message-Id"]
+    run_jobs_in_process(app)
+
+    events = frames(response)
+    assert [e["content"] for e in events if e["type"] == "content"] == ["Let me see. "]
+    assert events[-1] == {"type": "error", "error": said, "message_id": msg_id}
+    db.session.expire_all()
+    reply = db.session.get(Message, uuid.UUID(msg_id))
+    assert (reply.status, reply.error, reply.content, reply.is_partial) == (
+        "failed",
+        said,
+        "Let me see. ",
+        True,
+    )
+    job = db.session.get(Job, reply.job_id)
+    assert (job.status, job.error, job.result) == ("FAILED", said, None)
+    # The job stream's last word is the job's own FAILED event, after the reply's error.
+    last = json.loads(get_redis().xrevrange(job_stream_key(job.id), count=1)[0][1]["data"])
+    assert (last["status"], last["error"]) == ("FAILED", said)
 
 
 def test_cancel_before_the_worker_starts_ends_the_stream(app, client):

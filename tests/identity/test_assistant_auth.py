@@ -2,6 +2,7 @@
 users, the organisation and its groups."""
 
 import re
+import uuid
 from urllib.parse import unquote
 
 import pytest
@@ -383,3 +384,18 @@ def test_groups_crud_and_members(client):
     )
     assert client.delete(f"/api/organisation/groups/{group_id}", headers=headers).status_code == 200
     assert client.get("/api/organisation/groups", headers=headers).get_json()["total"] == 0
+
+
+def test_group_members_come_from_this_organisation_only(client):
+    owner = make_user()
+    outsider = make_user()
+    headers = auth_headers(owner)
+    group_id = client.post("/api/organisation/groups", json={"name": "Ops"}, headers=headers).get_json()["id"]
+    for user_id in (outsider.id, uuid.uuid4()):
+        refused = client.post(
+            f"/api/organisation/groups/{group_id}/members", json={"user_id": str(user_id)}, headers=headers
+        )
+        assert refused.status_code == 422
+        assert [d["field"] for d in refused.get_json()["details"]] == ["user_id"]
+    group = client.get("/api/organisation/groups", headers=headers).get_json()["items"][0]
+    assert group["members"] == []

@@ -5,9 +5,9 @@ import re
 
 from narrative.extensions import db
 from narrative.identity import auth_service
-from narrative.identity.models import Member, User, Workspace
+from narrative.identity.models import Member, RefreshToken, User, Workspace
 from narrative.platform.email import EmailMessage
-from tests.identity.factories import DEFAULT_PASSWORD, auth_headers, make_user, workspace_of
+from tests.identity.factories import DEFAULT_PASSWORD, auth_headers, make_user, make_workspace, workspace_of
 
 
 def login(client, email, password=DEFAULT_PASSWORD, path="/api/v1/auth/login", **extra):
@@ -80,6 +80,9 @@ def test_refresh_rotates_and_reuse_revokes_the_session(client):
     assert client.get("/api/v1/auth/me", headers=bearer(second.json["access_token"])).status_code == 401
     again = client.post("/api/v1/auth/refresh", json={"refresh_token": second.json["refresh_token"]})
     assert again.status_code == 401
+    # The revocation was kept although the refusing request rolled back.
+    family = db.session.scalars(db.select(RefreshToken).filter_by(user_id=user.id)).all()
+    assert len(family) == 2 and all(row.revoked_at is not None for row in family)
 
 
 def test_logout_makes_the_access_and_refresh_tokens_fail(client):
@@ -210,6 +213,31 @@ def test_activation_flow_for_an_invited_user(client):
     assert login(client, "new@example.com", "my own password").status_code == 200
 
 
+def test_resending_an_activation_names_a_member_of_this_workspace(client):
+    from narrative.identity.service import add_member, create_account
+
+    owner = make_user()
+    outsider = make_user()
+    theirs = create_account(email="theirs@example.com", status="pending")
+    add_member(workspace=workspace_of(outsider), user=theirs, role="member", status="invited")
+    ours = create_account(email="ours@example.com", status="pending")
+    add_member(workspace=workspace_of(owner), user=ours, role="member", status="invited")
+    db.session.commit()
+    headers = auth_headers(owner)
+    for body, field in (
+        ({"user_id": str(theirs.id)}, "user_id"),
+        ({"user_id": "0190f1c2-7a3e-7b21-9c4d-5e6f7a8b9c0e"}, "user_id"),
+        ({"email": theirs.email}, "email"),
+    ):
+        refused = client.post("/api/v1/auth/activation/resend", json=body, headers=headers)
+        assert refused.status_code == 422
+        assert [d["field"] for d in refused.json["details"]] == [field]
+    assert db.session.scalar(db.select(EmailMessage).filter_by(to_address=theirs.email)) is None
+    sent = client.post("/api/v1/auth/activation/resend", json={"user_id": str(ours.id)}, headers=headers)
+    assert sent.status_code == 200
+    assert db.session.scalar(db.select(EmailMessage).filter_by(to_address=ours.email)) is not None
+
+
 def test_impersonation_token_exchanges_once(client):
     admin = make_user(platform_admin=True)
     target = make_user()
@@ -302,6 +330,13 @@ def test_avatar_upload_accepts_images_only(client):
         content_type="multipart/form-data",
     )
     assert ok.status_code == 200 and ok.json["avatar_url"].startswith("/api/v1/files/")
+    # The account's picture is the same everywhere: before sign-in and in another workspace.
+    signed_in = login(client, user.email)
+    assert signed_in.status_code == 200 and signed_in.json["user"]["avatar_url"].startswith("/api/v1/files/")
+    other = make_workspace(owner=user)
+    me = client.get("/api/v1/auth/me", headers=auth_headers(user, other))
+    assert me.json["workspace_id"] == str(other.id)
+    assert me.json["avatar_url"].startswith("/api/v1/files/")
     text = client.post(
         "/api/v1/auth/me/avatar",
         data={"file": (io.BytesIO(b"hello"), "me.png")},

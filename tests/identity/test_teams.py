@@ -1,5 +1,9 @@
 """Teams: CRUD, members with lead/member roles, permissions, events and tenant isolation."""
 
+import uuid
+
+from narrative.extensions import db
+from narrative.identity.models import TeamMember
 from tests.identity.factories import auth_headers, make_user, workspace_of
 from tests.identity.workspace_helpers import event_types, member_of
 
@@ -89,7 +93,7 @@ def test_teams_list_pages(client):
     assert [t["name"] for t in page.json["items"]] == ["Delta"]
 
 
-def test_another_workspaces_team_and_member_ids_are_404(client):
+def test_another_workspaces_team_is_404_and_its_member_in_a_payload_422(client):
     owner = make_user()
     stranger = make_user()
     their_team = client.post("/api/v1/teams", json={"name": "Theirs"}, headers=auth_headers(stranger)).json
@@ -108,8 +112,18 @@ def test_another_workspaces_team_and_member_ids_are_404(client):
     ):
         assert response.status_code == 404
     mine = client.post("/api/v1/teams", json={"name": "Mine"}, headers=headers).json
-    foreign_member = client.post(
-        f"/api/v1/teams/{mine['id']}/members", json={"member_id": str(their_member.id)}, headers=headers
-    )
-    assert foreign_member.status_code == 404
+    for member_id in (their_member.id, uuid.uuid4()):
+        refused = client.post(
+            f"/api/v1/teams/{mine['id']}/members", json={"member_id": str(member_id)}, headers=headers
+        )
+        assert refused.status_code == 422
+        assert [d["field"] for d in refused.json["details"]] == ["member_id"]
+        led = client.post(
+            "/api/v1/teams", json={"name": "Led", "lead_member_id": str(member_id)}, headers=headers
+        )
+        assert led.status_code == 422
+        assert [d["field"] for d in led.json["details"]] == ["lead_member_id"]
     assert client.get("/api/v1/teams", headers=headers).json["total"] == 1
+    assert (
+        db.session.scalar(db.select(db.func.count(TeamMember.id)).filter_by(member_id=their_member.id)) == 0
+    )

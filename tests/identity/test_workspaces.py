@@ -182,6 +182,16 @@ def test_cancel_and_resend_work_on_pending_invitations_only(client):
     )
     assert not_pending.status_code == 409
 
+    # Another workspace's pending invitation is not one of ours: 404, and it stays.
+    outsider = make_user()
+    theirs = invite(client, outsider, workspace_of(outsider)).json["member"]["id"]
+    for target in ({"member_id": theirs}, {"email": COLLEAGUE}):
+        foreign = client.post(
+            "/api/v1/workspaces/invitations/cancel", json=target, headers=auth_headers(owner)
+        )
+        assert foreign.status_code == 404
+    assert db.session.get(Member, uuid.UUID(theirs)).status == "invited"
+
 
 def test_a_viewer_cannot_invite(client):
     owner = make_user()

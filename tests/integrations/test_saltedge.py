@@ -16,7 +16,7 @@ from narrative.banking.models import BankAccount, BankConnection, BankTransactio
 from narrative.extensions import db
 from narrative.integrations.models import Integration
 from narrative.platform.jobs import Job
-from tests.identity.factories import auth_headers, make_user
+from tests.identity.factories import auth_headers, make_user, workspace_of
 from workers.worker import run_jobs_in_process
 
 BASE = "https://saltedge.test/api/v6"
@@ -283,6 +283,45 @@ def test_signed_callback_syncs_with_pagination_and_resync_adds_nothing(app, conf
 
 
 @respx.mock
+def test_a_sync_failing_midway_keeps_the_finished_pages_and_ends_failed(app, configured):
+    transactions_route = fake_saltedge(respx.mock)
+    user = make_user()
+    integration_id = _connect(app, user)
+    answer_pages = transactions_route.side_effect
+
+    def third_page_fails(request):
+        if request.url.params.get("from_id") == "t5":
+            return httpx.Response(500, json={"error": {"class": "ApiError", "message": "try later"}})
+        return answer_pages(request)
+
+    transactions_route.side_effect = third_page_fails
+    started = app.test_client().post(f"/api/integrations/{integration_id}/sync", headers=auth_headers(user))
+    assert started.status_code == 202
+    run_jobs_in_process(app)
+
+    db.session.expire_all()
+    job = db.session.get(Job, started.get_json()["jobId"])
+    assert job.status == "FAILED" and job.error
+    # The two finished pages were checkpointed; the failed page added nothing.
+    assert {t.external_id for t in db.session.scalars(sa.select(BankTransaction))} == {"t1", "t2", "t3"}
+    integration = db.session.get(Integration, uuid.UUID(integration_id))
+    assert integration.status == "error" and integration.last_error == job.error
+
+
+@respx.mock
+def test_a_callback_starts_a_job_in_the_integrations_workspace(app, configured, signing_key):
+    fake_saltedge(respx.mock)
+    user = make_user()
+    integration_id = _connect(app, user)
+    body = _success_body()
+    response = _callback(app, body, sign(signing_key, CALLBACK_URL, body))
+    assert response.status_code == 200
+    job = db.session.get(Job, response.get_json()["job_id"])
+    integration = db.session.get(Integration, uuid.UUID(integration_id))
+    assert (job.workspace_id, job.user_id) == (integration.workspace_id, user.id)
+
+
+@respx.mock
 def test_tampered_or_unsigned_callbacks_are_refused(app, configured, signing_key):
     fake_saltedge(respx.mock)
     _connect(app, make_user())
@@ -341,3 +380,10 @@ def test_sync_of_another_members_integration_is_404(app, configured):
         f"/api/integrations/{integration_id}/sync", headers=auth_headers(stranger)
     )
     assert response.status_code == 404
+    colleague = make_user(workspace=workspace_of(owner))  # same workspace, another member
+    for integration in (integration_id, str(uuid.uuid4()), "not-a-uuid"):
+        response = app.test_client().post(
+            f"/api/integrations/{integration}/sync", headers=auth_headers(colleague)
+        )
+        assert response.status_code == 404, integration
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 0

@@ -1,13 +1,16 @@
 """Licence keys: verification (Ed25519 and RSA), applying, reverting, and the tier gates."""
 
 import time
+import uuid
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from narrative.extensions import db
 from narrative.licensing import service
+from narrative.platform.tenancy import workspace_scope
 from tests.identity.factories import auth_headers, make_user, workspace_of
 
 AUDIENCE = "narrative-assistant"
@@ -154,6 +157,28 @@ def test_licence_bound_to_another_organisation_or_in_use_elsewhere(client, vendo
     assert apply(client, owner, shared).status_code == 200
     response = apply(client, other, shared)
     assert response.status_code == 409
+    assert status(client, owner)["tier"] == "pro" and status(client, other)["tier"] == "community"
+    # Once the first organisation reverts, the licence number is free for another one.
+    assert client.delete("/api/license", headers=auth_headers(owner)).status_code == 200
+    assert apply(client, other, shared).status_code == 200
+    assert status(client, owner)["tier"] == "community" and status(client, other)["tier"] == "pro"
+
+
+def test_the_vendors_revocation_reaches_every_organisation(client, vendor):
+    owner = make_user()
+    assert apply(client, owner, sign(vendor, jti="lic_revoked", tier="enterprise")).status_code == 200
+    # Whatever workspace is in scope where the revocation arrives, it retires the licence everywhere.
+    with workspace_scope(uuid.uuid4()):
+        assert service.revoke_license(license_id="lic_revoked") == 1
+    db.session.commit()
+    assert status(client, owner)["tier"] == "community"
+
+
+def test_anonymous_health_reports_the_installations_highest_tier(client, vendor):
+    assert client.get("/api/health").get_json()["tier"] == "community"
+    assert apply(client, make_user(), sign(vendor, tier="enterprise")).status_code == 200
+    assert apply(client, make_user(), sign(vendor, tier="pro")).status_code == 200
+    assert client.get("/api/health").get_json()["tier"] == "enterprise"
 
 
 def test_only_admins_apply_and_revert(client, vendor):

@@ -180,3 +180,37 @@ def test_a_quarterly_bill_is_not_a_spike():
     # Taxes: 4,800 >= 1.5 x 1,533.33 but not above 1.2 x July's 4,600; travel 1,000 > 1.2 x 100.
     spikes = [f.facts["category"] for f in found if f.kind == "spending_spike"]
     assert spikes == ["travel"]
+
+
+def test_losing_the_first_decision_race_updates_the_winner_and_keeps_the_rest(app, monkeypatch):
+    from narrative.money import service
+    from narrative.platform.tenancy import workspace_scope
+    from narrative.projects.models import Project
+    from tests.identity.factories import workspace_of
+
+    user = make_user()
+    workspace = workspace_of(user)
+    action_id = finding_id("act", "low_runway", "runway:medium")
+    db.session.add(
+        MoneyActionStatus(workspace_id=workspace.id, user_id=user.id, action_id=action_id, status="done")
+    )
+    db.session.commit()
+    # The race: our lookup ran before the concurrent first decision was committed.
+    real_decision = service._decision
+    calls = []
+
+    def decision_before_the_winner_committed(**criteria):
+        calls.append(criteria)
+        return None if len(calls) == 1 else real_decision(**criteria)
+
+    monkeypatch.setattr(service, "_decision", decision_before_the_winner_committed)
+    with workspace_scope(workspace.id):
+        db.session.add(Project(workspace_id=workspace.id, name="Earlier in the same request"))
+        row = service.set_status(
+            workspace_id=workspace.id, user_id=user.id, insight_id=action_id, status="snoozed", reason="Later"
+        )
+    db.session.commit()
+    assert len(calls) == 2 and (row.status, row.reason) == ("snoozed", "Later")
+    rows = db.session.scalars(sa.select(MoneyActionStatus)).all()
+    assert [(r.id, r.status) for r in rows] == [(row.id, "snoozed")]
+    assert db.session.scalar(sa.select(Project.name)) == "Earlier in the same request"

@@ -1,6 +1,7 @@
 """Notifications: made from events, honouring preferences, read/delete, broadcasts, stream, email."""
 
 import json
+import uuid
 
 import sqlalchemy as sa
 
@@ -176,3 +177,52 @@ def test_preference_endpoints(auth_client):
         "email_delivery_mode": "instant",
         "digest_frequency_minutes": "60",
     }
+
+
+def test_notification_ids_in_a_payload_must_be_the_callers_own(app, client, auth_client):
+    colleague = make_user(role="member", workspace=auth_client.workspace)
+    job_event(app, colleague)
+    stranger = make_user()
+    job_event(app, stranger)
+    service.notify(workspace_id=workspace_of(stranger).id, event_type="team.created", title="Far away")
+    db.session.commit()
+    theirs = client.get("/api/v1/notifications", headers=auth_headers(colleague)).get_json()["items"][0]["id"]
+    far = [
+        i["id"]
+        for i in client.get("/api/v1/notifications", headers=auth_headers(stranger)).get_json()["items"]
+    ]
+    assert len(far) == 2  # the stranger's own and their workspace's broadcast
+
+    for foreign in (theirs, *far, str(uuid.uuid4())):
+        one = auth_client.post("/api/v1/notifications/mark-read", json={"notification_id": foreign})
+        assert one.status_code == 422 and one.get_json()["details"][0]["field"] == "notification_id"
+        several = auth_client.post("/api/v1/notifications/mark-read", json={"notification_ids": [foreign]})
+        assert (
+            several.status_code == 422 and several.get_json()["details"][0]["field"] == "notification_ids.0"
+        )
+        assert auth_client.put(f"/api/v1/notifications/{foreign}/read").status_code == 404
+        assert auth_client.delete(f"/api/v1/notifications/{foreign}").status_code == 404
+
+    # Nothing of theirs was touched, and another workspace's broadcast is not counted here.
+    assert client.get("/api/v1/notifications/unread-count", headers=auth_headers(colleague)).get_json() == {
+        "count": 1
+    }
+    assert client.get("/api/v1/notifications/unread-count", headers=auth_headers(stranger)).get_json() == {
+        "count": 2
+    }
+    assert auth_client.get("/api/v1/notifications/unread-count").get_json() == {"count": 0}
+    assert auth_client.get("/api/v1/notifications").get_json()["total"] == 0
+
+
+def test_notify_reaches_only_active_members_of_its_workspace(auth_client):
+    workspace = auth_client.workspace
+    stranger = make_user()
+    created = service.notify(
+        workspace_id=workspace.id,
+        event_type="job.completed",
+        title="Done",
+        user_ids=[auth_client.user.id, stranger.id, uuid.uuid4()],
+    )
+    db.session.commit()
+    assert [row.user_id for row in created] == [auth_client.user.id]
+    assert auth_client.get("/api/v1/notifications").get_json()["total"] == 1

@@ -17,6 +17,7 @@ from narrative.platform.events import registry
 from narrative.platform.events.models import OutboxDelivery, OutboxEvent
 from narrative.platform.models import utcnow
 from narrative.platform.periodic import PERIODIC_JOBS
+from narrative.platform.tenancy import current_workspace_id, workspace_scope
 from workers.worker import run_jobs_in_process
 
 
@@ -313,6 +314,27 @@ def test_workspaces_are_dispatched_independently(recorder):
     assert (report.dispatched, report.failed) == (2, 1)
     assert recorder.texts("feed", healthy) == ["h1", "h2"]
     assert recorder.texts("feed", blocked) == ["b1"]
+
+
+def test_each_consumer_runs_scoped_to_its_events_workspace(recorder):
+    seen = []
+
+    @events.consumer("scoped")
+    def scoped(event):
+        # The consumer sees its event's workspace only: its own query returns that one's events.
+        workspaces = frozenset(row.workspace_id for row in outbox_rows())
+        seen.append((event.workspace_id, current_workspace_id(), workspaces))
+
+    first = make_workspace("First")
+    second = make_workspace("Second")
+    emit_notes(first, "f1")
+    emit_notes(second, "s1")
+
+    # The dispatcher serves every workspace, whatever scope it is started in (RQ starts it in none).
+    with workspace_scope(uuid.uuid4()):
+        assert events.dispatch_pending().dispatched == 2
+
+    assert set(seen) == {(first, first, frozenset({first})), (second, second, frozenset({second}))}
 
 
 def test_one_dispatcher_at_a_time_per_workspace(recorder):

@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from narrative.platform.api import Blueprint
+from narrative.platform.tenancy import all_workspaces_for_this_request
 
 
 class AddressSchema(ma.Schema):
@@ -17,6 +18,8 @@ class ProbeSchema(ma.Schema):
 
 
 blp = Blueprint("probe_errors", __name__)
+# Platform mechanisms driven anonymously: their rows belong to no caller's workspace.
+blp.before_request(all_workspaces_for_this_request)
 
 
 @blp.route("/_probe/echo", methods=["POST"])

@@ -6,6 +6,7 @@ from narrative.extensions import db
 from narrative.identity.models import Workspace
 from narrative.platform.api import Blueprint
 from narrative.platform.events import emit, register_event_type
+from narrative.platform.tenancy import all_workspaces_for_this_request
 
 register_event_type(
     "probe.workspace.created",
@@ -19,6 +20,8 @@ register_event_type(
 )
 
 blp = Blueprint("probe_events", __name__)
+# Platform mechanisms driven anonymously: their rows belong to no caller's workspace.
+blp.before_request(all_workspaces_for_this_request)
 
 
 class WorkspaceWithNotesSchema(ma.Schema):

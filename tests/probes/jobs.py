@@ -16,8 +16,11 @@ from narrative.platform.jobs import (
     job_to_dict,
 )
 from narrative.platform.sse import job_stream_response
+from narrative.platform.tenancy import all_workspaces_for_this_request
 
 blp = Blueprint("probe_jobs", __name__)
+# Platform mechanisms driven anonymously: their rows belong to no caller's workspace.
+blp.before_request(all_workspaces_for_this_request)
 
 ATTEMPTS_KEY = "narrative:probe:attempts:{}"
 

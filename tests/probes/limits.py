@@ -11,8 +11,11 @@ from narrative.platform.api import Blueprint
 from narrative.platform.idempotency import idempotency_exempt
 from narrative.platform.ratelimit import by_ip, rate_limit
 from narrative.platform.redis import get_redis
+from narrative.platform.tenancy import all_workspaces_for_this_request
 
 blp = Blueprint("probe_limits", __name__)
+# Platform mechanisms driven anonymously: their rows belong to no caller's workspace.
+blp.before_request(all_workspaces_for_this_request)
 
 # The slow probe waits here until the test lets it finish, so a second request overlaps it.
 slow_started = threading.Event()

@@ -15,8 +15,11 @@ from narrative.platform.pagination import (
     page_schema,
     paginate,
 )
+from narrative.platform.tenancy import all_workspaces_for_this_request
 
 blp = Blueprint("probe_pagination", __name__)
+# Platform mechanisms driven anonymously: their rows belong to no caller's workspace.
+blp.before_request(all_workspaces_for_this_request)
 
 
 class WorkspaceItemSchema(ma.Schema):

@@ -7,8 +7,11 @@ from flask import request
 from narrative.extensions import db
 from narrative.platform.api import Blueprint
 from narrative.platform.storage import signed_download_url, store_file
+from narrative.platform.tenancy import all_workspaces_for_this_request
 
 blp = Blueprint("probe_storage", __name__)
+# Platform mechanisms driven anonymously: their rows belong to no caller's workspace.
+blp.before_request(all_workspaces_for_this_request)
 
 
 @blp.route("/_probe/files", methods=["POST"])

@@ -8,7 +8,6 @@ import dataclasses
 
 from flask import request
 
-from narrative.extensions import db
 from narrative.identity import auth_service, mfa
 from narrative.identity.access import require
 from narrative.platform.api import Blueprint
@@ -29,5 +28,4 @@ def login_with_second_factor():
         workspace_id = body.get("workspace_id")
         mfa.require_second_factor(user=user, code=code, workspace_id=workspace_id)
     pair = auth_service.start_session(user=user, workspace_id=workspace_id)
-    db.session.commit()
     return {key: str(value) if value is not None else None for key, value in dataclasses.asdict(pair).items()}

@@ -1,6 +1,9 @@
 """Execution tokens: shown once, hashed, bound to one action, revoked and rotated at once."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
 
 from narrative.extensions import db
 from narrative.platform.crypto import hash_secret
@@ -90,9 +93,38 @@ def test_tokens_of_another_workspace_are_404(auth_client, client):
     headers = auth_headers(make_user())
     assert client.get(f"/api/v1/tokens/{issued['id']}", headers=headers).status_code == 404
     assert client.delete(f"/api/v1/tokens/{issued['id']}", headers=headers).status_code == 404
+    # An action named in the payload is a reference: 422 naming the field, like an unknown id.
     stolen = client.post("/api/v1/tokens", headers=headers, json={"action_id": action["id"]})
-    assert stolen.status_code == 404
+    assert stolen.status_code == 422 and stolen.get_json()["details"][0]["field"] == "action_id"
     assert client.post(f"/api/v1/actions/{action['id']}/rotate-token", headers=headers).status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExecutionToken)) == 1
+
+
+def test_a_token_for_an_unknown_or_deleted_action_is_422(auth_client):
+    random = auth_client.post("/api/v1/tokens", json={"action_id": str(uuid.uuid4())})
+    assert random.status_code == 422 and random.get_json()["details"][0]["field"] == "action_id"
+    action = make_action(auth_client)
+    assert auth_client.delete(f"/api/v1/actions/{action['id']}").status_code == 204
+    deleted = auth_client.post("/api/v1/tokens", json={"action_id": action["id"]})
+    assert deleted.status_code == 422 and deleted.get_json()["details"][0]["field"] == "action_id"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExecutionToken)) == 0
+
+
+def test_rotating_a_token_of_another_action_or_workspace_is_422(auth_client, client):
+    a = make_action(auth_client, name="A")
+    b = make_action(auth_client, name="B")
+    token_b = issue_token(auth_client, b["id"])
+    other_headers = auth_headers(make_user())
+    other_action = client.post(
+        "/api/v1/actions",
+        headers=other_headers,
+        json={"name": "X", "target_url": "https://api.example.com/x"},
+    ).get_json()
+    foreign = client.post("/api/v1/tokens", headers=other_headers, json={"action_id": other_action["id"]})
+    for token_id in (token_b["id"], foreign.get_json()["id"], str(uuid.uuid4())):
+        response = auth_client.post(f"/api/v1/actions/{a['id']}/rotate-token", json={"token_id": token_id})
+        assert response.status_code == 422 and response.get_json()["details"][0]["field"] == "token_id"
+    assert db.session.get(ExecutionToken, uuid.UUID(token_b["id"])).revoked_at is None
 
 
 def test_deleting_the_action_revokes_its_tokens(auth_client, upstream):

@@ -83,8 +83,14 @@ def test_assignee_must_be_a_member(workspace, owner):
     outsider = make_user()
     task = _create(workspace, owner, assignee_id=colleague.id)
     assert task.assignee_id == colleague.id
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as refused:
         service.update_task(task, user_id=owner.id, changes={"assignee_id": outsider.id})
+    assert refused.value.details[0]["field"] == "assignee_id"
+    # Another workspace's user is refused on create too, and nothing is written.
+    with pytest.raises(ValidationFailed) as refused:
+        service.create_task(workspace_id=workspace.id, user_id=owner.id, title="x", assignee_id=outsider.id)
+    assert refused.value.details[0]["field"] == "assignee_id"
+    assert db.session.scalar(sa.select(sa.func.count(Task.id))) == 1
 
 
 def test_update_records_changes_and_completion(workspace, owner):

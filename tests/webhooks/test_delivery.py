@@ -12,12 +12,14 @@ from narrative.platform.email import EmailMessage
 from narrative.platform.events import dispatch_pending
 from narrative.platform.events.models import OutboxEvent
 from narrative.platform.models import utcnow
+from narrative.platform.tenancy import workspace_scope
 from narrative.webhooks import delivery
 from narrative.webhooks.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from tests.identity.factories import auth_headers, make_user
 from tests.webhooks.conftest import create_webhook, emit_notes, run_scheduled_now, scheduled_jobs
 from workers.worker import run_jobs_in_process
 
@@ -209,6 +211,47 @@ def test_redelivery_sends_the_same_message_again(app, auth_client, receiver):
     assert len(receiver.requests) == 2
     assert receiver.requests[0][0]["webhook-id"] == receiver.requests[1][0]["webhook-id"]
     assert [a.status for a in attempts_of(hook["id"])] == ["succeeded", "succeeded"]
+
+
+def test_redelivery_refuses_a_delivery_of_another_webhook_or_workspace(app, client, auth_client, receiver):
+    hook = create_webhook(auth_client, receiver.url)
+    sibling = create_webhook(auth_client, receiver.url, events=["webhook.test"])
+    emit_notes(auth_client, auth_client.workspace.id, "mine")
+    run_jobs_in_process(app)
+    message = db.session.scalars(sa.select(WebhookDelivery)).one()
+    stranger = auth_headers(make_user())
+    theirs = client.post("/api/v1/webhooks", headers=stranger, json={"url": receiver.url}).get_json()
+    for webhook_id, delivery_id, headers in [
+        (theirs["id"], message.id, stranger),  # another workspace's delivery under their own webhook
+        (sibling["id"], message.id, {}),  # a delivery of another webhook of the same workspace
+        (hook["id"], uuid.uuid4(), {}),
+        (hook["id"], "not-a-uuid", {}),
+    ]:
+        sender = client if headers else auth_client
+        path = f"/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"
+        assert sender.post(path, headers=headers).status_code == 404, path
+    assert [a.attempt_number for a in attempts_of(hook["id"])] == [1]
+
+
+def test_an_attempt_job_scopes_itself_to_its_workspace(app, auth_client, receiver):
+    hook = create_webhook(auth_client, receiver.url)
+    emit_notes(auth_client, auth_client.workspace.id, "scoped")
+    dispatch_pending()
+    attempt = attempts_of(hook["id"])[0]
+    # RQ runs the job with no workspace in scope; whatever scope it starts in, it takes the attempt's.
+    with workspace_scope(uuid.uuid4()):
+        assert delivery.run_attempt(str(attempt.id)) == "succeeded"
+    assert len(receiver.requests) == 1
+    assert delivery.run_attempt(str(uuid.uuid4())) == "skipped"
+
+
+def test_the_test_action_records_its_message_and_attempt(auth_client, receiver):
+    hook = create_webhook(auth_client, receiver.url, events=["*"])
+    result = auth_client.post(f"/api/v1/webhooks/{hook['id']}/test", json={})
+    assert result.status_code == 200 and result.get_json()["success"] is True
+    [attempt] = attempts_of(hook["id"])
+    assert attempt.trigger == "test" and attempt.status == "succeeded" and attempt.started_at is not None
+    assert str(attempt.delivery_id) == result.get_json()["delivery_id"]
 
 
 def test_an_endpoint_failing_for_five_days_is_disabled_and_says_so(app, auth_client, receiver):

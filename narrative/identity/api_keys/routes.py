@@ -7,7 +7,6 @@
 - Assistant ("my keys"): the caller's own keys, under the `api_keys.own` permission members have.
 """
 
-from narrative.extensions import db
 from narrative.identity.access import current_caller, current_user, current_workspace, require
 from narrative.identity.api_keys import service
 from narrative.identity.api_keys.schemas import (
@@ -57,7 +56,6 @@ def _create(payload):
         expires_at=payload.get("expires_at"),
         maker_scopes=_maker_scopes(),
     )
-    db.session.commit()
     return _with_secret(key, raw)
 
 
@@ -125,7 +123,6 @@ def get_api_key(api_key_id):
 def update_api_key(payload, api_key_id):
     """Change a key's name, description, scopes or active status (rotate to change the key)"""
     key = service.update_key(service.get_key(api_key_id), changes=payload, maker_scopes=_maker_scopes())
-    db.session.commit()
     return key
 
 
@@ -141,7 +138,6 @@ def update_api_key(payload, api_key_id):
 def delete_api_key(api_key_id):
     """Delete an API key permanently"""
     service.delete_key(service.get_key(api_key_id))
-    db.session.commit()
 
 
 @blp.route("/api/v1/api-keys/<api_key_id>/revoke", methods=["POST"])
@@ -151,7 +147,6 @@ def delete_api_key(api_key_id):
 def revoke_api_key(api_key_id):
     """Revoke a key for good (the record is kept for audit)"""
     key = service.revoke_key(service.get_key(api_key_id))
-    db.session.commit()
     return key
 
 
@@ -162,7 +157,6 @@ def revoke_api_key(api_key_id):
 def rotate_api_key(api_key_id):
     """Replace a key by a new one with the same settings; the old key stops working now"""
     new_key, raw = service.rotate_key(service.get_key(api_key_id), workspace=current_workspace())
-    db.session.commit()
     return _with_secret(new_key, raw)
 
 
@@ -173,7 +167,6 @@ def rotate_api_key(api_key_id):
 def toggle_api_key(api_key_id):
     """Disable an active key or re-enable a disabled one (revoked keys stay revoked)"""
     key = service.toggle_key(service.get_key(api_key_id))
-    db.session.commit()
     return key
 
 
@@ -208,5 +201,4 @@ def create_my_api_key(payload):
 def revoke_my_api_key(api_key_id):
     """Revoke one of my API keys"""
     key = service.revoke_key(service.get_key(api_key_id, user_id=current_caller().user_id))
-    db.session.commit()
     return key

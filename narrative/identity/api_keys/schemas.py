@@ -5,6 +5,7 @@ from datetime import UTC
 import marshmallow as ma
 
 from narrative.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from narrative.platform.schemas import Schema
 
 
 def _key_status(key):
@@ -17,7 +18,7 @@ def _key_status(key):
     return "active"
 
 
-class ApiKeySchema(ma.Schema):
+class ApiKeySchema(Schema):
     """A key as lists and reads show it: never the secret, only its prefix."""
 
     id = ma.fields.UUID()
@@ -52,21 +53,21 @@ def _scopes_field(**kwargs):
     )
 
 
-class ApiKeyCreateSchema(ma.Schema):
+class ApiKeyCreateSchema(Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
     scopes = _scopes_field(load_default=None, allow_none=True)
     expires_at = ma.fields.AwareDateTime(default_timezone=UTC, allow_none=True, load_default=None)
 
 
-class ApiKeyUpdateSchema(ma.Schema):
+class ApiKeyUpdateSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
     scopes = _scopes_field()
     is_active = ma.fields.Boolean()
 
 
-class ApiKeyStatusArgsSchema(ma.Schema):
+class ApiKeyStatusArgsSchema(Schema):
     is_active = ma.fields.Boolean(
         load_default=None, metadata={"description": "Only active (true) or disabled keys"}
     )
@@ -98,7 +99,7 @@ class ApiKeyListArgsSchema(ApiKeyStatusArgsSchema):
             raise ma.ValidationError("Use either cursor or skip, not both.", field_name="cursor")
 
 
-class ApiKeyListSchema(ma.Schema):
+class ApiKeyListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(ApiKeySchema))
     total = ma.fields.Integer(metadata={"description": "How many keys match, over all pages"})
     skip = ma.fields.Integer(allow_none=True)
@@ -109,5 +110,5 @@ class ApiKeyListSchema(ma.Schema):
     )
 
 
-class ApiKeyCountSchema(ma.Schema):
+class ApiKeyCountSchema(Schema):
     count = ma.fields.Integer()

@@ -13,7 +13,7 @@ from narrative.identity.models import ApiKey, User
 from narrative.identity.service import create_api_key
 from narrative.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from narrative.platform.models import utcnow
-from narrative.platform.tenancy import get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import get_or_404, tenant_select
 
 WILDCARD = "*"
 
@@ -87,7 +87,7 @@ def count_keys(*, is_active=None, is_revoked=None):
 
 def get_key(key_id, *, user_id=None):
     """The workspace's key (and, with `user_id`, that person's), else 404."""
-    key = get_in_workspace_or_404(ApiKey, key_id, message="API key not found.")
+    key = get_or_404(ApiKey, key_id, message="API key not found.")
     if user_id is not None and key.user_id != user_id:
         raise NotFound("API key not found.")
     return key

@@ -1,6 +1,5 @@
 """Members of the request's workspace (/api/v1/members...): list, profile, tours, offboarding."""
 
-from narrative.extensions import db
 from narrative.identity.access import current_member, current_permissions, require
 from narrative.identity.members import ownership, service
 from narrative.identity.members.schemas import (
@@ -72,7 +71,6 @@ def list_all_members():
 def create_member(payload):
     """Add someone to the workspace: an existing account joins at once, a new one is emailed an activation link"""
     member = service.add_directly(actor_member=current_member(), **payload)
-    db.session.commit()
     return member
 
 
@@ -102,7 +100,6 @@ def get_tours():
 def update_tour(payload):
     """Record that you completed (or skipped) a tour"""
     tours = service.set_tour(member=service.caller_member(), **payload)
-    db.session.commit()
     return {"tours": tours}
 
 
@@ -114,7 +111,6 @@ def update_tour(payload):
 def reset_tours(payload):
     """Reset one tour (tour_id) or, without tour_id, all of them"""
     tours = service.reset_tours(member=service.caller_member(), tour_id=(payload or {}).get("tour_id"))
-    db.session.commit()
     return {"tours": tours}
 
 
@@ -136,7 +132,6 @@ def update_member(payload, member_id):
     """Update a member: your own title and name, or (members.manage) anyone's role and status"""
     actor = service.caller_member()
     member = service.update_member(actor_member=actor, member=service.get_member(member_id), changes=payload)
-    db.session.commit()
     return member
 
 
@@ -150,7 +145,6 @@ def upload_avatar(files, member_id):
     actor = service.caller_member()
     member = service.get_member(member_id)
     service.set_avatar(actor_member=actor, member=member, upload=files["file"])
-    db.session.commit()
     return member
 
 
@@ -188,7 +182,6 @@ def reassign(payload, member_id):
         to_member_id=payload["to_member_id"],
         kinds=payload["kinds"],
     )
-    db.session.commit()
     return {"member_id": member.id, "to_member_id": target.id, "moved": moved}
 
 
@@ -199,7 +192,6 @@ def reassign(payload, member_id):
 def remove_member(member_id):
     """Remove a member (kept as a removed record; a pending invitation is deleted)"""
     service.remove_member(actor_member=current_member(), member=service.get_member(member_id))
-    db.session.commit()
 
 
 @blp.route("/api/v1/members/<member_id>/permanent", methods=["DELETE"])
@@ -209,4 +201,3 @@ def remove_member(member_id):
 def delete_permanently(member_id):
     """Delete a member and their account for good (only in this workspace, after reassignment)"""
     service.delete_permanently(actor_member=current_member(), member=service.get_member(member_id))
-    db.session.commit()

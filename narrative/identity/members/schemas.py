@@ -6,7 +6,9 @@ from narrative.extensions import db
 from narrative.identity.models import MEMBER_STATUSES
 from narrative.identity.schemas import avatar_link
 from narrative.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from narrative.platform.schemas import Schema
 from narrative.platform.storage import StoredFile, signed_download_url
+from narrative.platform.tenancy import workspace_scope
 
 AVATAR_LINK_SECONDS = 86400
 
@@ -14,7 +16,9 @@ AVATAR_LINK_SECONDS = 86400
 def member_avatar_url(member):
     """The member's picture in this workspace, else the account's own."""
     if member.avatar_file_id is not None:
-        stored = db.session.get(StoredFile, member.avatar_file_id)
+        # Stored in the member's workspace, which a public answer (an accepted invitation) lacks.
+        with workspace_scope(member.workspace_id):
+            stored = db.session.get(StoredFile, member.avatar_file_id)
         if stored is not None:
             return signed_download_url(stored, expires_in=AVATAR_LINK_SECONDS)
     return avatar_link(member.user)
@@ -25,7 +29,7 @@ def _display_name(member):
     return user.name or user.email.split("@")[0]
 
 
-class WorkspaceMemberSchema(ma.Schema):
+class WorkspaceMemberSchema(Schema):
     """A member of the workspace with the person's details."""
 
     id = ma.fields.UUID()
@@ -61,7 +65,7 @@ class MemberDetailSchema(WorkspaceMemberSchema):
     permissions = ma.fields.List(ma.fields.String())
 
 
-class MemberBriefSchema(ma.Schema):
+class MemberBriefSchema(Schema):
     """Minimal fields for pickers and @mentions (GET /members/all)."""
 
     id = ma.fields.UUID()
@@ -73,7 +77,7 @@ class MemberBriefSchema(ma.Schema):
     role = ma.fields.String()
 
 
-class MemberQueryArgsSchema(ma.Schema):
+class MemberQueryArgsSchema(Schema):
     """Filters, and either skip/limit (the catalog's) or page/page_size (the core default)."""
 
     search = ma.fields.String(load_default=None, metadata={"description": "Part of the name, email or title"})
@@ -87,7 +91,7 @@ class MemberQueryArgsSchema(ma.Schema):
     page_size = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
 
 
-class MemberPageSchema(ma.Schema):
+class MemberPageSchema(Schema):
     """A page of members: `total` and `has_more`, plus skip/limit or page/page_size as asked."""
 
     items = ma.fields.List(ma.fields.Nested(WorkspaceMemberSchema))
@@ -100,36 +104,36 @@ class MemberPageSchema(ma.Schema):
     pages = ma.fields.Integer()
 
 
-class MemberCreateSchema(ma.Schema):
+class MemberCreateSchema(Schema):
     email = ma.fields.String(required=True)
     role = ma.fields.String(load_default="member")
     title = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
     name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
-class MemberUpdateSchema(ma.Schema):
+class MemberUpdateSchema(Schema):
     title = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     role = ma.fields.String()
     status = ma.fields.String(validate=ma.validate.OneOf(("active", "deactivated")))
 
 
-class TourUpdateSchema(ma.Schema):
+class TourUpdateSchema(Schema):
     tour_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
     completed = ma.fields.Boolean(load_default=True)
     skipped = ma.fields.Boolean(load_default=False)
     step = ma.fields.Integer(load_default=None, allow_none=True)
 
 
-class TourResetSchema(ma.Schema):
+class TourResetSchema(Schema):
     tour_id = ma.fields.String(load_default=None, allow_none=True)
 
 
-class ToursSchema(ma.Schema):
+class ToursSchema(Schema):
     tours = ma.fields.Dict(metadata={"description": "tour id -> {completed, skipped, step, updated_at}"})
 
 
-class DeletionInfoSchema(ma.Schema):
+class DeletionInfoSchema(Schema):
     member_id = ma.fields.UUID()
     user_id = ma.fields.UUID()
     workspace_count = ma.fields.Integer(metadata={"description": "Workspaces this person belongs to"})
@@ -142,26 +146,26 @@ class DeletionInfoSchema(ma.Schema):
     is_last_owner = ma.fields.Boolean()
 
 
-class OwnedItemSchema(ma.Schema):
+class OwnedItemSchema(Schema):
     kind = ma.fields.String()
     description = ma.fields.String()
     count = ma.fields.Integer()
 
 
-class OwnedItemsSchema(ma.Schema):
+class OwnedItemsSchema(Schema):
     member_id = ma.fields.UUID()
     total = ma.fields.Integer()
     items = ma.fields.List(ma.fields.Nested(OwnedItemSchema))
 
 
-class ReassignSchema(ma.Schema):
+class ReassignSchema(Schema):
     to_member_id = ma.fields.UUID(required=True)
     kinds = ma.fields.List(
         ma.fields.String(), load_default=None, metadata={"description": "Only these kinds (default: all)"}
     )
 
 
-class ReassignResultSchema(ma.Schema):
+class ReassignResultSchema(Schema):
     member_id = ma.fields.UUID()
     to_member_id = ma.fields.UUID()
     moved = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())

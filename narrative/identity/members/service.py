@@ -39,7 +39,7 @@ from narrative.platform.errors import Conflict, Forbidden, ValidationFailed
 from narrative.platform.events import emit
 from narrative.platform.models import utcnow
 from narrative.platform.storage import store_file
-from narrative.platform.tenancy import get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import all_workspaces, get_or_404, resolve_reference, tenant_select
 
 OWNER = permissions.OWNER
 
@@ -57,7 +57,7 @@ class LastOwner(Conflict):
 
 def get_member(member_id):
     """A member of the request's workspace (removed ones included); 404 otherwise."""
-    return get_in_workspace_or_404(Member, member_id, message="Member not found.")
+    return get_or_404(Member, member_id, message="Member not found.")
 
 
 def members_query(*, search=None, status=None, is_active=None, role=None, include_removed=False):
@@ -97,28 +97,25 @@ def active_directory():
 
 def workspace_count(user_id):
     """Workspaces the user belongs to (invited or active; removed memberships do not count)."""
-    return db.session.scalar(
-        db.select(db.func.count(Member.id)).where(Member.user_id == user_id, Member.removed_at.is_(None))
-    )
+    # The account is global: its memberships in every workspace count.
+    with all_workspaces():
+        return db.session.scalar(
+            db.select(db.func.count(Member.id)).where(Member.user_id == user_id, Member.removed_at.is_(None))
+        )
 
 
 # --- guards -----------------------------------------------------------------------------------
 
 
-def active_owner_count(workspace_id):
+def active_owner_count():
+    """Active owners of the request's workspace."""
     return db.session.scalar(
-        db.select(db.func.count(Member.id)).where(
-            Member.workspace_id == workspace_id, Member.role == OWNER, Member.status == MEMBER_ACTIVE
-        )
+        db.select(db.func.count(Member.id)).where(Member.role == OWNER, Member.status == MEMBER_ACTIVE)
     )
 
 
 def is_last_owner(member):
-    return (
-        member.role == OWNER
-        and member.status == MEMBER_ACTIVE
-        and active_owner_count(member.workspace_id) <= 1
-    )
+    return member.role == OWNER and member.status == MEMBER_ACTIVE and active_owner_count() <= 1
 
 
 def ensure_not_last_owner(member):
@@ -300,7 +297,7 @@ def deletion_info(member):
 def reassign(*, actor_member, member, to_member_id, kinds=None):
     """Move what `member` owns to another active member; returns {kind: moved}."""
     ensure_can_act_on(actor_member=actor_member, member=member)
-    target = get_member(to_member_id)
+    target = resolve_reference(Member, to_member_id, field="to_member_id")
     if target.id == member.id:
         raise ValidationFailed(details=[{"field": "to_member_id", "message": "Choose another member."}])
     if target.status != MEMBER_ACTIVE:
@@ -383,13 +380,15 @@ def delete_permanently(*, actor_member, member):
         raise Conflict("You cannot delete your own account from the members list.")
     ensure_can_act_on(actor_member=actor_member, member=member)
     ensure_not_last_owner(member)
-    others = db.session.scalar(
-        db.select(db.func.count(Member.id)).where(
-            Member.user_id == member.user_id,
-            Member.workspace_id != member.workspace_id,
-            Member.removed_at.is_(None),
+    # The account is global: deleting it needs its memberships elsewhere to be gone.
+    with all_workspaces():
+        others = db.session.scalar(
+            db.select(db.func.count(Member.id)).where(
+                Member.user_id == member.user_id,
+                Member.workspace_id != member.workspace_id,
+                Member.removed_at.is_(None),
+            )
         )
-    )
     if others:
         raise Conflict(
             f"This person also belongs to {others} other workspace(s); remove them from this one instead."
@@ -432,9 +431,7 @@ def add_directly(*, actor_member, email, role="member", title=None, name=None):
     check_assignable_role(actor_member=actor_member, workspace_id=workspace.id, role=role)
     email = normalise_email(email)
     user = find_user_by_email(email)
-    existing = user and db.session.scalar(
-        db.select(Member).filter_by(workspace_id=workspace.id, user_id=user.id)
-    )
+    existing = user and db.session.scalar(db.select(Member).filter_by(user_id=user.id))
     if existing is not None and existing.removed_at is None and existing.status != MEMBER_DEACTIVATED:
         raise Conflict(f"{email} is already in this workspace.")
     inviter = actor_member.user

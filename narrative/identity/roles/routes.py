@@ -4,7 +4,6 @@ The catalog lists are complete rather than paged: they are the code's permission
 dozen entries), not workspace data that grows.
 """
 
-from narrative.extensions import db
 from narrative.identity import permissions
 from narrative.identity.access import current_member, current_permissions, has_permission, require
 from narrative.identity.roles import service
@@ -132,7 +131,6 @@ def replace_role_permissions(payload, role):
     result = service.replace_role_permissions(
         workspace_id=current_workspace_id(), role=role, names=payload["permissions"], grantable=_grantable()
     )
-    db.session.commit()
     return result
 
 
@@ -150,7 +148,6 @@ def set_role_permission(payload, role):
         granted=payload["granted"],
         grantable=_grantable(),
     )
-    db.session.commit()
     return result
 
 
@@ -161,7 +158,6 @@ def set_role_permission(payload, role):
 def reset_role(role):
     """Reset a system role's permissions to the defaults"""
     result = service.reset_role(workspace_id=current_workspace_id(), role=role)
-    db.session.commit()
     return result
 
 
@@ -173,5 +169,4 @@ def seed_permissions():
     """Create the workspace's system roles that do not exist yet (idempotent)"""
     workspace_id = current_workspace_id()
     outcome = service.ensure_system_roles(workspace_id=workspace_id)
-    db.session.commit()
     return {**outcome, "roles": service.permissions_by_role(workspace_id=workspace_id)}

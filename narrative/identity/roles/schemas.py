@@ -2,46 +2,48 @@
 
 import marshmallow as ma
 
+from narrative.platform.schemas import Schema
 
-class PermissionSchema(ma.Schema):
+
+class PermissionSchema(Schema):
     name = ma.fields.String(metadata={"description": "`<module>.<action>`, e.g. teams.read"})
     resource = ma.fields.String(metadata={"description": "The module the permission belongs to"})
     action = ma.fields.String()
     description = ma.fields.String()
 
 
-class PermissionQueryArgsSchema(ma.Schema):
+class PermissionQueryArgsSchema(Schema):
     resource = ma.fields.String(metadata={"description": "Only this module's permissions (e.g. members)"})
 
 
-class PermissionListSchema(ma.Schema):
+class PermissionListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(PermissionSchema))
     total = ma.fields.Integer()
 
 
-class PermissionGroupSchema(ma.Schema):
+class PermissionGroupSchema(Schema):
     resource = ma.fields.String()
     permissions = ma.fields.List(ma.fields.Nested(PermissionSchema))
 
 
-class PermissionGroupsSchema(ma.Schema):
+class PermissionGroupsSchema(Schema):
     groups = ma.fields.List(ma.fields.Nested(PermissionGroupSchema))
 
 
-class PermissionCheckSchema(ma.Schema):
+class PermissionCheckSchema(Schema):
     permission = ma.fields.String()
     allowed = ma.fields.Boolean()
     has_permission = ma.fields.Boolean(metadata={"description": "Same as allowed"})
     role = ma.fields.String(allow_none=True)
 
 
-class MyPermissionsSchema(ma.Schema):
+class MyPermissionsSchema(Schema):
     role = ma.fields.String()
     workspace_id = ma.fields.UUID()
     permissions = ma.fields.List(ma.fields.String())
 
 
-class RoleSchema(ma.Schema):
+class RoleSchema(Schema):
     role = ma.fields.String(
         metadata={"description": "The role's key (owner, admin, member, viewer, or custom)"}
     )
@@ -53,7 +55,7 @@ class RoleSchema(ma.Schema):
     permissions = ma.fields.List(ma.fields.String())
 
 
-class RolePermissionsMapSchema(ma.Schema):
+class RolePermissionsMapSchema(Schema):
     roles = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
@@ -61,7 +63,7 @@ class RolePermissionsMapSchema(ma.Schema):
     )
 
 
-class RolePermissionsUpdateSchema(ma.Schema):
+class RolePermissionsUpdateSchema(Schema):
     permissions = ma.fields.List(
         ma.fields.String(),
         required=True,
@@ -69,14 +71,14 @@ class RolePermissionsUpdateSchema(ma.Schema):
     )
 
 
-class RolePermissionSetSchema(ma.Schema):
+class RolePermissionSetSchema(Schema):
     permission = ma.fields.String(required=True)
     granted = ma.fields.Boolean(
         load_default=True, metadata={"description": "true grants the permission, false withdraws it"}
     )
 
 
-class SeedResultSchema(ma.Schema):
+class SeedResultSchema(Schema):
     created = ma.fields.List(ma.fields.String(), metadata={"description": "System roles given a row"})
     updated = ma.fields.List(
         ma.fields.String(), metadata={"description": "System role rows brought up to date"}

@@ -229,7 +229,6 @@ def update_profile(payload):
     user = current_user()
     renames = {"name": "name", "avatar": "avatar_url", "language": "locale"}
     profile_service.update_profile(user=user, changes={renames[k]: v for k, v in payload.items()})
-    db.session.commit()
     return _current_user_view(user, current_member())
 
 
@@ -413,7 +412,6 @@ def _group(team):
 def create_group(payload):
     """Create a group"""
     team = teams_service.create_team(workspace_id=current_workspace().id, actor=current_user(), **payload)
-    db.session.commit()
     return _group(team)
 
 
@@ -425,7 +423,6 @@ def create_group(payload):
 def update_group(payload, id):
     """Rename a group or change its description or colour"""
     team = teams_service.update_team(team=teams_service.get_team(id), actor=current_user(), changes=payload)
-    db.session.commit()
     return _group(team)
 
 
@@ -436,7 +433,6 @@ def update_group(payload, id):
 def delete_group(id):
     """Delete a group (its members stay in the organisation)"""
     teams_service.delete_team(team=teams_service.get_team(id), actor=current_user())
-    db.session.commit()
     return {"ok": True, "message": "The group was deleted."}
 
 
@@ -448,9 +444,8 @@ def delete_group(id):
 def add_group_member(payload, id):
     """Add a user of the organisation to a group (role lead or member)"""
     team = teams_service.get_team(id)
-    member = service.active_member_for_user(payload["user_id"])
+    member = service.active_member_for_user(payload["user_id"], field="user_id")
     teams_service.add_member(team=team, member_id=member.id, role=payload["role"], actor=current_user())
-    db.session.commit()
     return _group(team)
 
 
@@ -464,6 +459,4 @@ def remove_group_member(id, user_id):
     member = service.active_member_for_user(user_id)
     row = teams_service.find_membership(team=team, member_id=member.id)
     teams_service.remove_member(row=row, actor=current_user())
-    db.session.commit()
-    db.session.refresh(team)
     return _group(team)

@@ -43,12 +43,11 @@ from narrative.identity.schemas import (
     UserView,
     UserWithMemberSchema,
 )
-from narrative.identity.service import find_user_by_email
+from narrative.identity.service import normalise_email
 from narrative.platform.api import Blueprint
-from narrative.platform.errors import NotFound
-from narrative.platform.jobs import get_job
+from narrative.platform.errors import ValidationFailed
 from narrative.platform.ratelimit import by_ip, rate_limit
-from narrative.platform.sse import job_stream_response
+from narrative.platform.tenancy import all_workspaces
 
 blp = Blueprint(
     "auth", __name__, description="Authentication: sessions, signup, activation, passwords, profiles"
@@ -75,12 +74,14 @@ def describe_me(user):
     caller = current_caller()
     member = current_member()
     workspace = current_workspace()
-    rows = db.session.execute(
-        db.select(Workspace, Member.role)
-        .join(Member, Member.workspace_id == Workspace.id)
-        .where(Member.user_id == user.id, Member.status == "active", Workspace.deleted_at.is_(None))
-        .order_by(Workspace.name)
-    ).all()
+    # "My workspaces": the user's own memberships, whichever workspace this request is in.
+    with all_workspaces():
+        rows = db.session.execute(
+            db.select(Workspace, Member.role)
+            .join(Member, Member.workspace_id == Workspace.id)
+            .where(Member.user_id == user.id, Member.status == "active", Workspace.deleted_at.is_(None))
+            .order_by(Workspace.name)
+        ).all()
     return UserView(
         user,
         user_id=user.id,
@@ -204,6 +205,14 @@ def complete_activation(payload):
     return session_body(user, pair)
 
 
+def _member_user(condition, *, field):
+    """The user matching `condition` who is a member of this workspace, else 422 naming `field`."""
+    user = db.session.scalar(db.select(User).join(Member, Member.user_id == User.id).where(condition))
+    if user is None:
+        raise ValidationFailed(details=[{"field": field, "message": "No member of this workspace matches."}])
+    return user
+
+
 @blp.route("/api/v1/auth/activation/resend", methods=["POST"])
 @blp.operation("core.auth.resend-activation")
 @require("members.invite")
@@ -213,11 +222,9 @@ def resend_activation(payload):
     """Send a pending member's activation email again"""
     target = None
     if payload["user_id"] is not None:
-        target = db.session.get(User, payload["user_id"])
+        target = _member_user(User.id == payload["user_id"], field="user_id")
     elif payload["email"]:
-        target = find_user_by_email(payload["email"])
-    if (payload["user_id"] or payload["email"]) and target is None:
-        raise NotFound("User not found.")
+        target = _member_user(User.email == normalise_email(payload["email"]), field="email")
     auth_service.resend_activation(actor=current_user(), workspace=current_workspace(), target=target)
     return {"ok": True, "message": "The activation email has been sent again."}
 
@@ -275,7 +282,6 @@ def update_me(payload):
         auth_service.change_password(
             user=user, current_password=payload.get("current_password"), new_password=payload["new_password"]
         )
-    db.session.commit()
     return describe_me(user)
 
 
@@ -288,7 +294,6 @@ def upload_my_avatar(files):
     """Upload your profile picture (PNG, JPEG, GIF or WebP, up to 5 MB)"""
     user = current_user()
     profile_service.set_avatar(user=user, upload=files["file"], workspace_id=current_caller().workspace_id)
-    db.session.commit()
     return user
 
 
@@ -332,7 +337,6 @@ def update_user(payload, user_id):
         auth_service.change_password(
             user=user, current_password=payload.get("current_password"), new_password=payload["new_password"]
         )
-    db.session.commit()
     return UserView(user, member=member)
 
 
@@ -346,24 +350,4 @@ def upload_user_avatar(files, user_id):
     actor, actor_member, user, member = _user_in_workspace(user_id)
     profile_service.check_can_edit(actor=actor, actor_member=actor_member, target=user, target_member=member)
     profile_service.set_avatar(user=user, upload=files["file"], workspace_id=current_caller().workspace_id)
-    db.session.commit()
     return user
-
-
-SIGNUP_JOB_KIND = "auth.signup"
-
-
-@blp.route("/api/v1/auth/signup/jobs/<job_id>/stream")
-@blp.operation("core.auth.signup-job-stream")
-@require(public=True)
-def signup_job_stream(job_id):
-    """Stream provisioning progress of an asynchronous signup (Server-Sent Events)
-
-    No authentication: the unguessable job id is the secret. Frames carry `status`, `progress`,
-    `current_step` and `result`; on COMPLETED the result holds `access_token`, `refresh_token`,
-    `workspace_id` and `workspace_name`. Only signup jobs are streamed here: any other job id is 404.
-    """
-    job = get_job(job_id)
-    if job.kind != SIGNUP_JOB_KIND:
-        raise NotFound("Job not found.")
-    return job_stream_response(job)

@@ -9,7 +9,6 @@ import time
 from flask import Response, request
 from werkzeug.wsgi import wrap_file
 
-from narrative.extensions import db
 from narrative.identity import auth_service, mfa, public_previews, supabase, tokens
 from narrative.identity.access import current_caller, current_user, require
 from narrative.identity.routes.auth import LOGIN_LIMIT, session_body
@@ -92,7 +91,6 @@ def supabase_exchange(payload):
         workspace_id=payload["workspace_id"],
         mfa_code=payload["mfa_code"],
     )
-    db.session.commit()
     return session_body(user, pair)
 
 
@@ -115,7 +113,6 @@ def change_password(payload):
         user=user, current_password=payload["current_password"], new_password=payload["new_password"]
     )
     pair = _new_session_for(caller, user)
-    db.session.commit()
     return {**session_body(user, pair), "ok": True, "message": "Your password has been changed."}
 
 
@@ -143,7 +140,6 @@ def mfa_enroll():
     """Generate a TOTP secret and backup codes"""
     _, user = _user_session()
     enrollment = mfa.start_enrollment(user=user)
-    db.session.commit()
     return enrollment
 
 
@@ -157,7 +153,6 @@ def mfa_verify_enrollment(payload):
     """Confirm the first TOTP code: two-step sign-in is on from now"""
     _, user = _user_session()
     mfa.confirm_enrollment(user=user, code=payload["code"])
-    db.session.commit()
     return mfa.describe(user)
 
 
@@ -180,7 +175,6 @@ def mfa_disable(payload):
     # Losing a factor is a security change: sessions opened under the old rules end.
     tokens.revoke_all_sessions(user=user)
     pair = _new_session_for(caller, user)
-    db.session.commit()
     return {**session_body(user, pair), "ok": True, "enabled": False, "message": "Two-step sign-in is off."}
 
 

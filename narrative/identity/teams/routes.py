@@ -60,7 +60,6 @@ def list_teams(args):
 def create_team(payload):
     """Create a team (optionally with its lead)"""
     team = service.create_team(workspace_id=current_workspace_id(), actor=current_user(), **payload)
-    db.session.commit()
     return _detail(team)
 
 
@@ -81,7 +80,6 @@ def get_team(team_id):
 def update_team(payload, team_id):
     """Rename a team or change its description or color"""
     team = service.update_team(team=service.get_team(team_id), actor=current_user(), changes=payload)
-    db.session.commit()
     return _detail(team)
 
 
@@ -92,7 +90,6 @@ def update_team(payload, team_id):
 def delete_team(team_id):
     """Delete a team (its members stay in the workspace)"""
     service.delete_team(team=service.get_team(team_id), actor=current_user())
-    db.session.commit()
 
 
 @blp.route("/api/v1/teams/<team_id>/members")
@@ -116,7 +113,6 @@ def list_team_members(args, team_id):
 def add_team_member(payload, team_id):
     """Add a workspace member to the team as lead or member"""
     row = service.add_member(team=service.get_team(team_id), actor=current_user(), **payload)
-    db.session.commit()
     return row
 
 
@@ -134,7 +130,6 @@ def update_team_member_role(payload, team_id, member_id):
     row = service.change_member_role(
         row=_membership(team_id, member_id), role=payload["role"], actor=current_user()
     )
-    db.session.commit()
     return row
 
 
@@ -145,4 +140,3 @@ def update_team_member_role(payload, team_id, member_id):
 def remove_team_member(team_id, member_id):
     """Take a member out of the team"""
     service.remove_member(row=_membership(team_id, member_id), actor=current_user())
-    db.session.commit()

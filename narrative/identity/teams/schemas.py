@@ -5,11 +5,12 @@ import marshmallow as ma
 from narrative.identity.members.schemas import member_avatar_url
 from narrative.identity.models import TEAM_ROLES
 from narrative.platform.pagination import PageArgs
+from narrative.platform.schemas import Schema
 
 _COLOR = ma.validate.Length(max=20)
 
 
-class TeamSchema(ma.Schema):
+class TeamSchema(Schema):
     id = ma.fields.UUID()
     workspace_id = ma.fields.UUID()
     name = ma.fields.String()
@@ -21,7 +22,7 @@ class TeamSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class TeamMemberSchema(ma.Schema):
+class TeamMemberSchema(Schema):
     """A workspace member in a team; `member_id` is the workspace member's id."""
 
     member_id = ma.fields.UUID()
@@ -44,23 +45,23 @@ class TeamQueryArgsSchema(PageArgs):
     search = ma.fields.String(load_default=None, metadata={"description": "Part of the name or description"})
 
 
-class TeamCreateSchema(ma.Schema):
+class TeamCreateSchema(Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     description = ma.fields.String(load_default=None, allow_none=True)
     color = ma.fields.String(load_default=None, allow_none=True, validate=_COLOR)
     lead_member_id = ma.fields.UUID(load_default=None, metadata={"description": "A member to lead the team"})
 
 
-class TeamUpdateSchema(ma.Schema):
+class TeamUpdateSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     description = ma.fields.String(allow_none=True)
     color = ma.fields.String(allow_none=True, validate=_COLOR)
 
 
-class TeamMemberAddSchema(ma.Schema):
+class TeamMemberAddSchema(Schema):
     member_id = ma.fields.UUID(required=True)
     role = ma.fields.String(load_default="member", validate=ma.validate.OneOf(TEAM_ROLES))
 
 
-class TeamMemberRoleSchema(ma.Schema):
+class TeamMemberRoleSchema(Schema):
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(TEAM_ROLES))

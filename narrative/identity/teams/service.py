@@ -21,7 +21,7 @@ from narrative.identity.models import (
 )
 from narrative.platform.errors import Conflict, NotFound, ValidationFailed, integrity_errors_as_conflict
 from narrative.platform.events import emit, register_event_type
-from narrative.platform.tenancy import get_in_workspace_or_404, tenant_select
+from narrative.platform.tenancy import get_or_404, resolve_reference, tenant_select
 
 LEAD = "lead"
 
@@ -82,7 +82,7 @@ def _membership_payload(row, **extra):
 
 
 def get_team(team_id):
-    return get_in_workspace_or_404(Team, team_id, message="Team not found.")
+    return get_or_404(Team, team_id, message="Team not found.")
 
 
 def teams_query(*, search=None):
@@ -102,10 +102,9 @@ def _clean_name(name):
     return name
 
 
-def _ensure_name_free(*, workspace_id, name, team_id=None):
-    query = db.select(Team.id).where(
-        Team.workspace_id == workspace_id, sa.func.lower(Team.name) == name.lower()
-    )
+def _ensure_name_free(*, name, team_id=None):
+    """A friendly early answer; the unique constraint on (workspace, name) is what decides."""
+    query = db.select(Team.id).where(sa.func.lower(Team.name) == name.lower())
     if team_id is not None:
         query = query.where(Team.id != team_id)
     if db.session.scalar(query) is not None:
@@ -114,15 +113,17 @@ def _ensure_name_free(*, workspace_id, name, team_id=None):
 
 def create_team(*, workspace_id, actor, name, description=None, color=None, lead_member_id=None):
     name = _clean_name(name)
-    _ensure_name_free(workspace_id=workspace_id, name=name)
+    # Checked before anything is written, like every other part of the payload.
+    lead = _candidate(lead_member_id, field="lead_member_id") if lead_member_id is not None else None
+    _ensure_name_free(name=name)
     team = Team(
         workspace_id=workspace_id, name=name, description=description, color=color, created_by_id=actor.id
     )
     with integrity_errors_as_conflict(f"A team called '{name}' already exists in this workspace."):
         db.session.add(team)
     emit("team.created", _team_payload(team), workspace_id=workspace_id, actor_id=actor.id)
-    if lead_member_id is not None:
-        add_member(team=team, member_id=lead_member_id, role=LEAD, actor=actor)
+    if lead is not None:
+        add_member(team=team, member_id=lead.id, role=LEAD, actor=actor)
     return team
 
 
@@ -131,7 +132,7 @@ def update_team(*, team, actor, changes):
     if "name" in changes:
         changes = {**changes, "name": _clean_name(changes["name"])}
         if changes["name"] != team.name:
-            _ensure_name_free(workspace_id=team.workspace_id, name=changes["name"], team_id=team.id)
+            _ensure_name_free(name=changes["name"], team_id=team.id)
     for field in TEAM_FIELDS:
         if field in changes and changes[field] != getattr(team, field):
             changed[field] = {"old": getattr(team, field), "new": changes[field]}
@@ -159,7 +160,7 @@ def team_members_query(team):
         db.select(TeamMember)
         .join(Member, Member.id == TeamMember.member_id)
         .join(User, User.id == Member.user_id)
-        .where(TeamMember.team_id == team.id, TeamMember.workspace_id == team.workspace_id)
+        .where(TeamMember.team_id == team.id)
     )
 
 
@@ -182,16 +183,22 @@ def find_membership(*, team, member_id):
     return row
 
 
+def _candidate(member_id, *, field):
+    """The workspace member a payload's `field` names for a team; 422 naming the field otherwise."""
+    member = resolve_reference(Member, member_id, field=field)
+    if member.removed_at is not None or member.status not in (MEMBER_ACTIVE, MEMBER_INVITED):
+        raise ValidationFailed(details=[{"field": field, "message": "This member is not active."}])
+    return member
+
+
 def add_member(*, team, member_id, role="member", actor):
     _check_role(role)
-    member = get_member(member_id)
-    if member.removed_at is not None or member.status not in (MEMBER_ACTIVE, MEMBER_INVITED):
-        raise ValidationFailed(details=[{"field": "member_id", "message": "This member is not active."}])
+    member = _candidate(member_id, field="member_id")
     existing = db.session.scalar(db.select(TeamMember).filter_by(team_id=team.id, member_id=member.id))
     if existing is not None:
         raise Conflict("This member is already in the team.")
-    row = TeamMember(workspace_id=team.workspace_id, team=team, member=member, role=role)
     with integrity_errors_as_conflict("This member is already in the team."):
+        row = TeamMember(workspace_id=team.workspace_id, team=team, member=member, role=role)
         db.session.add(row)
     emit("team.member_added", _membership_payload(row), workspace_id=team.workspace_id, actor_id=actor.id)
     return row

@@ -44,6 +44,7 @@ from narrative.identity.workspaces.schemas import (
 from narrative.platform.api import Blueprint
 from narrative.platform.pagination import PageArgs, page_schema, paginate
 from narrative.platform.ratelimit import by_ip, rate_limit
+from narrative.platform.tenancy import all_workspaces, workspace_scope
 
 # Accepting may check an existing account's password, so it is limited like a login.
 ACCEPT_LIMIT = "10/minute"
@@ -76,11 +77,11 @@ def in_path_workspace(permission):
 
 def _workspace_view(workspace, role):
     workspace.role = role
-    workspace.member_count = db.session.scalar(
-        db.select(db.func.count(Member.id)).where(
-            Member.workspace_id == workspace.id, Member.status == "active"
+    # Also for other workspaces than the request's: the list, a new or a provisioned one.
+    with workspace_scope(workspace.id):
+        workspace.member_count = db.session.scalar(
+            db.select(db.func.count(Member.id)).where(Member.status == "active")
         )
-    )
     return workspace
 
 
@@ -101,12 +102,14 @@ def _brief(workspace, role):
 @blp.response(200, page_schema(WorkspaceSchema, "page"))
 def list_workspaces(args):
     """The workspaces you are an active member of, with your role in each"""
-    page = paginate(
-        service.memberships_query(current_user()),
-        args,
-        style="page",
-        order_by=(db.func.lower(service.Workspace.name),),
-    )
+    # "My workspaces": the caller's memberships in every workspace, not only the request's.
+    with all_workspaces():
+        page = paginate(
+            service.memberships_query(current_user()),
+            args,
+            style="page",
+            order_by=(db.func.lower(service.Workspace.name),),
+        )
     page.items = [_workspace_view(workspace, role) for workspace, role in page.items]
     return page
 
@@ -120,7 +123,6 @@ def list_workspaces(args):
 def create_workspace(_args, payload):
     """Create a workspace you own (empty: no sample data); switch to it for tokens there"""
     workspace = service.new_workspace(user=current_user(), **payload)
-    db.session.commit()
     return _workspace_view(workspace, "owner")
 
 
@@ -132,7 +134,6 @@ def create_workspace(_args, payload):
 def switch(payload):
     """New tokens for another workspace you are a member of"""
     member, pair = service.switch(user=current_user(), workspace_id=payload["workspace_id"])
-    db.session.commit()
     return {**dataclasses.asdict(pair), "workspace": _brief(member.workspace, member.role)}
 
 
@@ -144,7 +145,6 @@ def switch(payload):
 def provision(payload):
     """Set up a workspace for someone, who becomes its owner (platform administrators)"""
     workspace, owner, created = service.provision(actor=current_user(), **payload)
-    db.session.commit()
     return {
         "workspace": _workspace_view(workspace, "owner"),
         "owner": owner,
@@ -172,7 +172,6 @@ def invitation_details(args):
 def accept_invitation(payload):
     """Accept an invitation with the emailed token; a new account chooses its password"""
     user, member, workspace, pair = service.accept(**payload)
-    db.session.commit()
     return {
         **dataclasses.asdict(pair),
         "user": user,
@@ -189,9 +188,8 @@ def accept_invitation(payload):
 def cancel_invitation(payload):
     """Cancel a pending invitation of this workspace (by member_id, user_id or email)"""
     actor = current_member()
-    member = service.find_invited_member(workspace=actor.workspace, **payload)
+    member = service.find_invited_member(**payload)
     service.cancel(actor_member=actor, member=member)
-    db.session.commit()
     return {"ok": True, "message": "The invitation has been canceled."}
 
 
@@ -216,7 +214,6 @@ def update_workspace(payload, workspace_id):
     """Rename a workspace or change its settings (owners and admins)"""
     member = current_member()
     workspace = service.update_workspace(workspace=member.workspace, actor=current_user(), changes=payload)
-    db.session.commit()
     return _workspace_view(workspace, member.role)
 
 
@@ -240,7 +237,6 @@ def list_workspace_members(args, workspace_id):
 def remove_workspace_member(workspace_id, member_id):
     """Remove someone: a pending invitation is deleted, a member is kept as a removed record"""
     removed = service.remove_from_workspace(actor_member=current_member(), member_id=member_id)
-    db.session.commit()
     text = "The member has been removed." if removed is not None else "The invitation has been deleted."
     return {"ok": True, "message": text}
 
@@ -248,7 +244,6 @@ def remove_workspace_member(workspace_id, member_id):
 def _invite(workspace_id, payload, *, send):
     actor = current_member()
     member, url = service.invite(workspace=actor.workspace, actor_member=actor, send=send, **payload)
-    db.session.commit()
     return {
         "member": member,
         "email": member.user.email,
@@ -290,9 +285,8 @@ def invite_link(payload, workspace_id):
 def resend_invitation(payload, workspace_id):
     """Send a pending invitation again with a new link (member_id, user_id or email)"""
     actor = current_member()
-    member = service.find_invited_member(workspace=actor.workspace, **payload)
+    member = service.find_invited_member(**payload)
     service.resend(workspace=actor.workspace, actor_member=actor, member=member)
-    db.session.commit()
     return {"ok": True, "message": f"A new invitation has been sent to {member.user.email}."}
 
 
@@ -304,9 +298,8 @@ def resend_invitation(payload, workspace_id):
 def send_password_reset(workspace_id, user_id):
     """Email a member a link to choose a new password (1 hour)"""
     actor = current_member()
-    member = service.member_by_user(workspace=actor.workspace, user_id=user_id, actor_member=actor)
+    member = service.member_by_user(user_id=user_id, actor_member=actor)
     service.email_password_reset(workspace=actor.workspace, member=member, actor=actor.user)
-    db.session.commit()
     return {
         "ok": True,
         "message": f"A password reset link has been sent to {member.user.email}.",
@@ -322,9 +315,8 @@ def send_password_reset(workspace_id, user_id):
 def password_reset_link(workspace_id, user_id):
     """A password reset link to pass on yourself (24 hours; no email is sent)"""
     actor = current_member()
-    member = service.member_by_user(workspace=actor.workspace, user_id=user_id, actor_member=actor)
+    member = service.member_by_user(user_id=user_id, actor_member=actor)
     url = service.password_reset_link(member=member, actor=actor.user)
-    db.session.commit()
     return {
         "ok": True,
         "message": "Share this link with the member; it works once.",

@@ -5,9 +5,10 @@ import marshmallow as ma
 from narrative.identity.members.schemas import WorkspaceMemberSchema
 from narrative.identity.schemas import TokenSchema, UserSchema, WorkspaceBriefSchema
 from narrative.platform.pagination import PageArgs
+from narrative.platform.schemas import Schema
 
 
-class WorkspaceSchema(ma.Schema):
+class WorkspaceSchema(Schema):
     id = ma.fields.UUID()
     name = ma.fields.String()
     slug = ma.fields.String()
@@ -20,19 +21,19 @@ class WorkspaceSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class WorkspaceCreateSchema(ma.Schema):
+class WorkspaceCreateSchema(Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     settings = ma.fields.Dict(load_default=None)
 
 
-class WorkspaceCreateArgsSchema(ma.Schema):
+class WorkspaceCreateArgsSchema(Schema):
     skip_seed = ma.fields.Boolean(
         load_default=True,
         metadata={"description": "Accepted for compatibility: new workspaces never get sample data"},
     )
 
 
-class WorkspaceUpdateSchema(ma.Schema):
+class WorkspaceUpdateSchema(Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     settings = ma.fields.Dict(metadata={"description": "Keys to set; a null value removes a key"})
 
@@ -44,7 +45,7 @@ class WorkspaceMemberQueryArgsSchema(PageArgs):
     )
 
 
-class SwitchSchema(ma.Schema):
+class SwitchSchema(Schema):
     workspace_id = ma.fields.UUID(required=True)
 
 
@@ -52,13 +53,13 @@ class SwitchResultSchema(TokenSchema):
     workspace = ma.fields.Nested(WorkspaceBriefSchema)
 
 
-class InviteSchema(ma.Schema):
+class InviteSchema(Schema):
     email = ma.fields.String(required=True)
     role = ma.fields.String(load_default="member")
     title = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
-class InvitationSchema(ma.Schema):
+class InvitationSchema(Schema):
     """A pending invitation: the member record and, for the link variant, the URL."""
 
     member = ma.fields.Nested(WorkspaceMemberSchema)
@@ -71,17 +72,17 @@ class InvitationSchema(ma.Schema):
     email_sent = ma.fields.Boolean()
 
 
-class InvitationTargetSchema(ma.Schema):
+class InvitationTargetSchema(Schema):
     member_id = ma.fields.UUID(load_default=None)
     user_id = ma.fields.UUID(load_default=None)
     email = ma.fields.String(load_default=None)
 
 
-class InvitationTokenArgsSchema(ma.Schema):
+class InvitationTokenArgsSchema(Schema):
     token = ma.fields.String(required=True)
 
 
-class InvitationDetailsSchema(ma.Schema):
+class InvitationDetailsSchema(Schema):
     email = ma.fields.String()
     name = ma.fields.String(allow_none=True)
     role = ma.fields.String()
@@ -92,7 +93,7 @@ class InvitationDetailsSchema(ma.Schema):
     user_exists = ma.fields.Boolean(metadata={"description": "True when the person already has an account"})
 
 
-class AcceptInvitationSchema(ma.Schema):
+class AcceptInvitationSchema(Schema):
     token = ma.fields.String(required=True)
     password = ma.fields.String(
         load_default=None,
@@ -108,20 +109,20 @@ class AcceptResultSchema(TokenSchema):
     workspace = ma.fields.Nested(WorkspaceBriefSchema)
 
 
-class ProvisionSchema(ma.Schema):
+class ProvisionSchema(Schema):
     email = ma.fields.String(required=True)
     workspace_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
     name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
-class ProvisionResultSchema(ma.Schema):
+class ProvisionResultSchema(Schema):
     workspace = ma.fields.Nested(WorkspaceSchema)
     owner = ma.fields.Nested(UserSchema)
     user_created = ma.fields.Boolean()
     activation_email_sent = ma.fields.Boolean()
 
 
-class ResetLinkSchema(ma.Schema):
+class ResetLinkSchema(Schema):
     ok = ma.fields.Boolean()
     message = ma.fields.String()
     reset_url = ma.fields.String(allow_none=True)

@@ -47,6 +47,7 @@ from narrative.platform.email import send_email
 from narrative.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from narrative.platform.events import emit, register_event_type
 from narrative.platform.models import parse_uuid, utcnow
+from narrative.platform.tenancy import all_workspaces, workspace_scope
 
 INVITATION_SECONDS = 7 * 86400
 EMAILED_RESET_SECONDS = 3600
@@ -75,7 +76,10 @@ register_event_type(
 
 
 def memberships_query(user):
-    """(Workspace, role) rows of the user's active memberships, by workspace name."""
+    """(Workspace, role) rows of the user's active memberships, by workspace name.
+
+    They cross workspaces: run it inside `all_workspaces()`.
+    """
     return (
         db.select(Workspace, Member.role)
         .join(Member, Member.workspace_id == Workspace.id)
@@ -88,16 +92,18 @@ def active_membership(*, user, workspace_id):
     workspace_id = parse_uuid(workspace_id)
     member = None
     if workspace_id is not None:
-        member = db.session.scalar(
-            db.select(Member)
-            .join(Workspace, Workspace.id == Member.workspace_id)
-            .where(
-                Member.workspace_id == workspace_id,
-                Member.user_id == user.id,
-                Member.status == MEMBER_ACTIVE,
-                Workspace.deleted_at.is_(None),
+        # The user's own membership of another workspace than the request's.
+        with all_workspaces():
+            member = db.session.scalar(
+                db.select(Member)
+                .join(Workspace, Workspace.id == Member.workspace_id)
+                .where(
+                    Member.workspace_id == workspace_id,
+                    Member.user_id == user.id,
+                    Member.status == MEMBER_ACTIVE,
+                    Workspace.deleted_at.is_(None),
+                )
             )
-        )
     if member is None:
         raise NotAMember()
     return member
@@ -105,17 +111,20 @@ def active_membership(*, user, workspace_id):
 
 def new_workspace(*, user, name, settings=None):
     workspace = create_workspace(name=name, owner=user, settings=settings)
-    emit(
-        "workspace.created",
-        {
-            "workspace_id": str(workspace.id),
-            "name": workspace.name,
-            "slug": workspace.slug,
-            "owner_user_id": str(user.id),
-        },
-        workspace_id=workspace.id,
-        actor_id=user.id,
-    )
+    # The event belongs to the new workspace, not to the one the request is in (if any).
+    with workspace_scope(workspace.id):
+        emit(
+            "workspace.created",
+            {
+                "workspace_id": str(workspace.id),
+                "name": workspace.name,
+                "slug": workspace.slug,
+                "owner_user_id": str(user.id),
+            },
+            workspace_id=workspace.id,
+            actor_id=user.id,
+        )
+        db.session.flush()
     return workspace
 
 
@@ -241,7 +250,7 @@ def invite(*, workspace, actor_member, email, role="member", title=None, send=Tr
         user = create_account(email=email, status=USER_PENDING)
     elif user.status == USER_DISABLED:
         raise Conflict("This account is disabled and cannot be invited.")
-    member = db.session.scalar(db.select(Member).filter_by(workspace_id=workspace.id, user_id=user.id))
+    member = db.session.scalar(db.select(Member).filter_by(user_id=user.id))
     if member is None:
         member = add_member(
             workspace=workspace, user=user, role=role, status=MEMBER_INVITED, invited_by=inviter, title=title
@@ -270,13 +279,13 @@ def invite(*, workspace, actor_member, email, role="member", title=None, send=Tr
     return member, url
 
 
-def find_invited_member(*, workspace, member_id=None, user_id=None, email=None):
-    """The pending membership named by member_id, user_id or email (one is required)."""
+def find_invited_member(*, member_id=None, user_id=None, email=None):
+    """The request workspace's pending membership named by member_id, user_id or email (one is required)."""
     if member_id is None and user_id is None and not email:
         raise ValidationFailed(
             details=[{"field": "member_id", "message": "Give member_id, user_id or email."}]
         )
-    query = db.select(Member).join(User, User.id == Member.user_id).where(Member.workspace_id == workspace.id)
+    query = db.select(Member).join(User, User.id == Member.user_id)
     if member_id is not None:
         query = query.where(Member.id == member_id)
     if user_id is not None:
@@ -333,9 +342,11 @@ def invitation_details(*, token):
 
 
 def _invitation_parts(row):
-    member = db.session.scalar(
-        db.select(Member).filter_by(workspace_id=row.workspace_id, user_id=row.user_id)
-    )
+    # The link holder is not signed in (or is, elsewhere): the token names the workspace.
+    with all_workspaces():
+        member = db.session.scalar(
+            db.select(Member).filter_by(workspace_id=row.workspace_id, user_id=row.user_id)
+        )
     user = db.session.get(User, row.user_id)
     workspace = db.session.get(Workspace, row.workspace_id)
     usable = (
@@ -388,12 +399,13 @@ def accept(*, token, password=None, name=None):
 # --- admin help with passwords -------------------------------------------------------------------
 
 
-def member_by_user(*, workspace, user_id, actor_member):
-    """The membership of `user_id` in the workspace (404 otherwise), checked against the actor's rank."""
+def member_by_user(*, user_id, actor_member):
+    """The membership of `user_id` in the request's workspace (404 otherwise), checked against the
+    actor's rank."""
     user_id = parse_uuid(user_id)
     member = None
     if user_id is not None:
-        member = db.session.scalar(db.select(Member).filter_by(workspace_id=workspace.id, user_id=user_id))
+        member = db.session.scalar(db.select(Member).filter_by(user_id=user_id))
     if member is None or member.removed_at is not None:
         raise NotFound("User not found.")
     ensure_can_act_on(actor_member=actor_member, member=member)

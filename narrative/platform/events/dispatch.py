@@ -6,6 +6,11 @@ has no row locks, and a row lock lives in a database transaction, while the disp
 after every consumer (the consumer's writes together with its delivery record), which would
 release it. Redis is present in every profile (embedded by default), so one mechanism serves both.
 If a dispatcher dies, its lock expires after LOCK_SECONDS and the sweep takes over.
+
+The dispatcher serves every workspace: it finds the due workspaces in `all_workspaces()` and then
+delivers each one's events inside `workspace_scope(workspace)`, so consumers see that workspace
+only. Its commits are its own unit of work (no request or job runner owns this transaction: RQ
+calls `run_dispatch_job` directly), so it commits through `unit_of_work`.
 """
 
 import logging
@@ -19,12 +24,14 @@ from flask import current_app
 from rq.timeouts import JobTimeoutException
 
 from narrative.extensions import db
+from narrative.platform import unit_of_work
 from narrative.platform.events.models import OutboxDelivery, OutboxEvent
 from narrative.platform.events.outbox import Event, wake_key
 from narrative.platform.events.registry import consumers
 from narrative.platform.models import utcnow
 from narrative.platform.periodic import every
 from narrative.platform.redis import get_redis
+from narrative.platform.tenancy import all_workspaces, workspace_scope
 
 log = logging.getLogger("narrative.events")
 
@@ -88,7 +95,8 @@ def _workspaces_with_due_events():
         .group_by(OutboxEvent.workspace_id)
         .order_by(sa.func.min(OutboxEvent.created_at))
     )
-    return list(db.session.scalars(query))
+    with all_workspaces():  # the outbox serves every workspace: find those with work to do
+        return list(db.session.scalars(query))
 
 
 def dispatch_pending(*, workspace_id=None, limit=500, wait_seconds=0):
@@ -103,7 +111,8 @@ def dispatch_pending(*, workspace_id=None, limit=500, wait_seconds=0):
         budget = None if limit is None else limit - report.handled
         if budget is not None and budget <= 0:
             break
-        _dispatch_workspace(workspace, budget=budget, wait_seconds=wait_seconds, report=report)
+        with workspace_scope(workspace):
+            _dispatch_workspace(workspace, budget=budget, wait_seconds=wait_seconds, report=report)
     return report
 
 
@@ -136,11 +145,9 @@ def _dispatch_due_events(workspace_id, lock, *, budget, report):
         size = BATCH_SIZE if budget is None else min(BATCH_SIZE, budget)
         if size <= 0:
             return True
+        # Scoped to `workspace_id` by the caller's workspace_scope.
         rows = db.session.scalars(
-            sa.select(OutboxEvent)
-            .where(OutboxEvent.workspace_id == workspace_id, _pending())
-            .order_by(OutboxEvent.id)
-            .limit(size)
+            sa.select(OutboxEvent).where(_pending()).order_by(OutboxEvent.id).limit(size)
         ).all()
         if not rows:
             return False
@@ -193,11 +200,11 @@ def deliver(event):
         except JobTimeoutException:
             raise  # the dispatch job ran out of time: RQ must see it
         except Exception as exc:
-            db.session.rollback()
+            unit_of_work.rollback()
             failures[name] = _describe(exc)
             log.warning("consumer %s failed on event %s (%s)", name, event.id, event.type, exc_info=True)
         _record_delivery(event.id, name, error=failures.get(name))
-        db.session.commit()
+        unit_of_work.commit()
     return _record_round(event, failures)
 
 
@@ -226,7 +233,7 @@ def _record_round(event, failures):
     if not failures:
         row.dispatched_at = now
         row.next_attempt_at = None
-        db.session.commit()
+        unit_of_work.commit()
         return DISPATCHED
     row.attempts += 1
     row.last_error = "; ".join(f"{name}: {error}" for name, error in failures.items())[:_ERROR_TEXT_LIMIT]
@@ -241,7 +248,7 @@ def _record_round(event, failures):
     else:
         row.next_attempt_at = now + timedelta(seconds=retry_delay(row.attempts))
         outcome = FAILED
-    db.session.commit()
+    unit_of_work.commit()
     return outcome
 
 
@@ -253,10 +260,12 @@ def prune_outbox(*, older_than_days=None):
     cutoff = utcnow() - timedelta(days=days)
     finished_long_ago = sa.or_(OutboxEvent.dispatched_at < cutoff, OutboxEvent.abandoned_at < cutoff)
     old_events = sa.select(OutboxEvent.id).where(finished_long_ago)
-    # Deliveries first: bulk deletes do not rely on ON DELETE CASCADE being enforced.
-    db.session.execute(sa.delete(OutboxDelivery).where(OutboxDelivery.event_id.in_(old_events)))
-    deleted = db.session.execute(sa.delete(OutboxEvent).where(finished_long_ago)).rowcount
-    db.session.commit()
+    # Retention is the same for every workspace: one pass over all of them.
+    with all_workspaces():
+        # Deliveries first: bulk deletes do not rely on ON DELETE CASCADE being enforced.
+        db.session.execute(sa.delete(OutboxDelivery).where(OutboxDelivery.event_id.in_(old_events)))
+        deleted = db.session.execute(sa.delete(OutboxEvent).where(finished_long_ago)).rowcount
+    unit_of_work.commit()
     return deleted
 
 

@@ -8,9 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 
-class OutboxEvent(IdMixin, db.Model):
+class OutboxEvent(WorkspaceScoped, IdMixin, db.Model):
     """An event written in the transaction of the change it describes.
 
     Pending while both `dispatched_at` and `abandoned_at` are empty. Per workspace, events are

@@ -1,9 +1,10 @@
 """RQ job functions: import a stored file into a recordset, export a recordset, geocode its records.
 
 The import streams the file (never whole in memory) in chunks of CHUNK_ROWS rows; each chunk's
-records, its row errors and the import's checkpoint (`rows_committed`) commit in one transaction,
-so a re-run after a failure or a killed worker skips the rows already committed and neither loses
-nor duplicates any. On PostgreSQL the job validates the next chunk while a writer thread stores
+records, its row errors and the import's checkpoint (`rows_committed`) commit in one transaction
+(`JobProgress.checkpoint`), so a re-run after a failure or a killed worker skips the rows already
+committed and neither loses nor duplicates any. The job runner commits the rest (the error report,
+the notification) when the function returns. On PostgreSQL the job validates the next chunk while a writer thread stores
 the previous one on its own connection (the two halves take about the same time). Progress is
 reported at least once a second.
 """
@@ -28,6 +29,7 @@ from narrative.extensions import db
 from narrative.platform.email import send_email
 from narrative.platform.jobs import current_progress
 from narrative.platform.storage import StoredFile, delete_file, open_file, store_file
+from narrative.platform.tenancy import workspace_scope
 from narrative.records import service as records_service
 from narrative.records.fields import NUMERIC_TYPES, REFERENCE_TYPES
 from narrative.records.importing import geocoding, readers
@@ -76,7 +78,10 @@ def import_file(import_id):
         if ticker.due():
             ticker.report(step="importing", data={**_counts(record_import), "rows_validated": rows_validated})
 
-    with open_file(stored) as binary, _chunk_committer(record_import, recordset, tick) as committer:
+    with (
+        open_file(stored) as binary,
+        _chunk_committer(record_import, recordset, progress, tick) as committer,
+    ):
         head = binary.read(readers.HEAD_BYTES)
         binary.seek(0)
         fmt = readers.detect_format(filename, head)
@@ -104,7 +109,6 @@ def import_file(import_id):
     ticker.report(progress=99, step="writing error report", data=_counts(record_import))
     report_url = _write_error_report(record_import, filename)
     _tell_the_importer(record_import, recordset, report_url)
-    db.session.commit()
     return {**_counts(record_import), "recordset_id": str(recordset.id), "error_report_url": report_url}
 
 
@@ -121,7 +125,7 @@ def _counts(record_import):
     }
 
 
-def _chunk_committer(record_import, recordset, tick):
+def _chunk_committer(record_import, recordset, progress, tick):
     """How chunks get committed: by a writer thread on PostgreSQL, else in turn by the job.
 
     Reference fields (members, relations, files) are validated with queries, so their chunks are
@@ -130,20 +134,21 @@ def _chunk_committer(record_import, recordset, tick):
     types = {spec["key"]: spec["type"] for spec in recordset.fields}
     references = any(types.get(key) in REFERENCE_TYPES for key in record_import.field_mappings.values())
     if db.session.get_bind().dialect.name == "postgresql" and not references:
-        return _PipelinedChunks(record_import, recordset)
-    return _InlineChunks(record_import, recordset, tick)
+        return _PipelinedChunks(record_import, recordset, progress)
+    return _InlineChunks(record_import, recordset, progress, tick)
 
 
 class _InlineChunks(contextlib.AbstractContextManager):
     """Each chunk validated, written and committed in turn, in the job's session."""
 
-    def __init__(self, record_import, recordset, tick):
-        self.record_import, self.recordset, self.tick = record_import, recordset, tick
+    def __init__(self, record_import, recordset, progress, tick):
+        self.record_import, self.recordset = record_import, recordset
+        self.progress, self.tick = progress, tick
 
     def add(self, chunk):
         record_import = self.record_import
         prepared = _prepare_chunk(record_import.field_mappings, record_import.user_id, self.recordset, chunk)
-        _commit_chunk(record_import, prepared, self.tick)
+        _commit_chunk(record_import, prepared, self.progress, self.tick)
 
     def counts(self):
         return _counts(self.record_import)
@@ -158,9 +163,10 @@ class _PipelinedChunks(contextlib.AbstractContextManager):
     checkpoint: a failure (here or in the writer) or a kill loses and duplicates nothing. At most
     one chunk waits, which keeps memory flat."""
 
-    def __init__(self, record_import, recordset):
+    def __init__(self, record_import, recordset, progress):
         self.mappings, self.user_id = dict(record_import.field_mappings), record_import.user_id
-        import_id = record_import.id
+        import_id, workspace_id = record_import.id, record_import.workspace_id
+        self._progress = progress
         self._latest = _counts(record_import)
         # From here the job's thread only validates: it keeps the recordset as loaded and gives its
         # connection back instead of sitting idle in a transaction while the writer works. The
@@ -168,12 +174,12 @@ class _PipelinedChunks(contextlib.AbstractContextManager):
         self.recordset = recordset
         db.session.refresh(recordset)
         db.session.expunge(recordset)
-        db.session.commit()
+        progress.checkpoint()
         self._chunks = queue.Queue(maxsize=1)
         self._error = None
         self._writer = threading.Thread(
             target=self._write_chunks,
-            args=(current_app._get_current_object(), import_id),
+            args=(current_app._get_current_object(), workspace_id, import_id),
             name="import-writer",
             daemon=True,
         )
@@ -197,12 +203,14 @@ class _PipelinedChunks(contextlib.AbstractContextManager):
         if self._error is not None:
             raise self._error
 
-    def _write_chunks(self, app, import_id):
-        with app.app_context():
+    def _write_chunks(self, app, workspace_id, import_id):
+        # A thread starts with no workspace in scope: the job's is set again here. Its session is
+        # its own (a new app context); `checkpoint` commits that session, chunk by chunk.
+        with app.app_context(), workspace_scope(workspace_id):
             try:
                 record_import = db.session.get(RecordImport, import_id)
                 while (prepared := self._chunks.get()) is not None:
-                    _commit_chunk(record_import, prepared)
+                    _commit_chunk(record_import, prepared, self._progress)
                     self._latest = _counts(record_import)
             except BaseException as exc:  # handed to the job's thread, which fails the job with it
                 db.session.rollback()
@@ -253,9 +261,10 @@ def _prepare_chunk(mappings, user_id, recordset, chunk):
     )
 
 
-def _commit_chunk(record_import, prepared, tick=None):
+def _commit_chunk(record_import, prepared, progress, tick=None):
     """Insert a prepared chunk's valid rows, record its bad ones and move the checkpoint, in one
-    transaction of the current session (`record_import` belongs to it). `tick(row)` (progress)
+    transaction of the current session (`record_import` belongs to it), committed by
+    `progress.checkpoint()`: a later failure keeps the chunks already done. `tick(row)` (progress)
     runs between blocks of rows when writing them takes long (reference fields)."""
     first = prepared.rows[0][0] - 1 if prepared.rows else prepared.last_row
     # No pause of the garbage collector here: writing makes few objects, and in the writer thread a
@@ -274,7 +283,7 @@ def _commit_chunk(record_import, prepared, tick=None):
     record_import.rows_committed = prepared.last_row
     record_import.rows_imported += created
     record_import.rows_failed += len(failed_rows)
-    db.session.commit()
+    progress.checkpoint()
     db.session.expire_all()  # keeps the session small over millions of rows
 
 
@@ -456,7 +465,6 @@ def export_recordset(recordset_id, file_format="csv"):
             filename=f"{recordset.slug}.{file_format}",
             purpose="records.export",
         )
-    db.session.commit()
     return {
         "rows_written": written,
         "format": file_format,
@@ -579,7 +587,7 @@ def geocode_recordset(recordset_id, address_fields):
                     data={"total": total, "geocoded": found, "not_found": done - found},
                 )
         last_id = batch[-1].id
-        db.session.commit()
+        progress.checkpoint()  # a cancelled or failed job keeps the batches already geocoded
         progress.check_cancelled()
         ticker.report(
             progress=min(99, done * 100 // max(total, 1)),

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin
+from narrative.platform.tenancy import WorkspaceScoped
 
 
-class RecordImport(IdMixin, TimestampMixin, db.Model):
+class RecordImport(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_imports"
     __display_name__ = "Import"
 

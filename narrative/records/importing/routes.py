@@ -9,7 +9,6 @@ import flask
 from flask import request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from narrative.extensions import db
 from narrative.identity.access import current_user_id, require
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import Forbidden
@@ -17,7 +16,7 @@ from narrative.platform.jobs import Job
 from narrative.platform.pagination import page_schema, paginate
 from narrative.platform.sse import job_stream_response
 from narrative.platform.storage import LinkExpired, verify_download
-from narrative.platform.tenancy import current_workspace_id
+from narrative.platform.tenancy import all_workspaces, current_workspace_id, workspace_scope
 from narrative.records.importing import service
 from narrative.records.importing.schemas import (
     AnalysisSchema,
@@ -49,7 +48,6 @@ DIRECT_UPLOAD_SALT = "narrative.records.direct-upload"
 
 
 def _started(job, stream_path, **extra_fields):
-    db.session.commit()
     return {
         "job_id": job.id,
         "status": job.status,
@@ -71,7 +69,6 @@ def upload(files):
     _, analysis = service.upload_file(
         workspace_id=current_workspace_id(), user_id=current_user_id(), upload=files["file"]
     )
-    db.session.commit()
     return analysis
 
 
@@ -82,9 +79,7 @@ def upload(files):
 @blp.response(200, AnalysisSchema)
 def analyze_upload(payload):
     """Analyze headers/types for an already-uploaded file URI"""
-    return service.analyze_file(
-        service.stored_file_from_uri(payload["file_uri"], workspace_id=current_workspace_id())
-    )
+    return service.analyze_file(service.stored_file_from_uri(payload["file_uri"]))
 
 
 def _upload_serializer():
@@ -124,11 +119,12 @@ def direct_upload(token):
         filename = claims["f"]
         read = request.stream.read
 
-    _, analysis = service.upload_file(
-        workspace_id=uuid.UUID(claims["w"]), user_id=uuid.UUID(claims["u"]), upload=_Body()
-    )
-    db.session.commit()
-    return AnalysisSchema().dump(analysis)
+    # No caller: the signed token names the workspace the file is stored in.
+    with workspace_scope(claims["w"]):
+        _, analysis = service.upload_file(
+            workspace_id=uuid.UUID(claims["w"]), user_id=uuid.UUID(claims["u"]), upload=_Body()
+        )
+        return AnalysisSchema().dump(analysis)
 
 
 # --- imports, exports, geocoding -------------------------------------------------------------------
@@ -208,7 +204,7 @@ def start_geocode(payload):
 def _list(args, kinds):
     status = args.pop("status", None)
     args.pop("job_type", None)
-    query = service.jobs_query(workspace_id=current_workspace_id(), kinds=kinds, status=status)
+    query = service.jobs_query(kinds=kinds, status=status)
     page = paginate(query, args, style="page", order_by=[Job.created_at.desc()])
     page.items = [service.job_details(job) for job in page.items]
     return page
@@ -235,7 +231,7 @@ def list_geocode_jobs(args):
 
 
 def _job(job_id, kinds=IMPORT_EXPORT):
-    return service.get_workspace_job(job_id, workspace_id=current_workspace_id(), kinds=kinds)
+    return service.get_workspace_job(job_id, kinds=kinds)
 
 
 @blp.route("/api/v1/import/jobs/<job_id>")
@@ -310,7 +306,8 @@ def download_error_report(args, job_id):
     """Public endpoint to download an import error report (signed, expiring link)"""
     from narrative.files.routes import download
 
-    stored = service.report_file_for_job(job_id)
+    with all_workspaces():  # a public link: its signature, checked next, grants the report
+        stored = service.report_file_for_job(job_id)
     verify_download(stored.id, exp=args["exp"], sig=args["sig"])
     return download(stored.id)
 
@@ -321,8 +318,7 @@ def download_error_report(args, job_id):
 @blp.response(200, ImportCancelAllSchema)
 def cancel_all_jobs():
     """Cancel all active (pending/queued/running/processing) import/export jobs"""
-    job_ids = service.cancel_all(workspace_id=current_workspace_id(), kinds=IMPORT_EXPORT)
-    db.session.commit()
+    job_ids = service.cancel_all(kinds=IMPORT_EXPORT)
     return {"cancelled": len(job_ids), "job_ids": job_ids}
 
 
@@ -335,7 +331,6 @@ def cancel_job(job_id):
     from narrative.platform.jobs import cancel_job as cancel
 
     job = cancel(_job(job_id))
-    db.session.commit()
     return service.job_details(job)
 
 
@@ -346,4 +341,3 @@ def cancel_job(job_id):
 def delete_job(job_id):
     """Delete a completed/failed/cancelled job from history"""
     service.delete_job(_job(job_id))
-    db.session.commit()

@@ -4,18 +4,19 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 
 from narrative.platform.pagination import page_args
+from narrative.platform.schemas import Schema
 from narrative.records.importing.service import EXPORT_FORMATS
 
 
-class ImportUploadSchema(ma.Schema):
+class ImportUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "A CSV, XLSX, JSON or GeoJSON file"})
 
 
-class FileUriSchema(ma.Schema):
+class FileUriSchema(Schema):
     file_uri = ma.fields.String(required=True, metadata={"description": "As returned by POST /import/upload"})
 
 
-class ColumnSchema(ma.Schema):
+class ColumnSchema(Schema):
     name = ma.fields.String()
     type = ma.fields.String(
         metadata={
@@ -26,7 +27,7 @@ class ColumnSchema(ma.Schema):
     samples = ma.fields.List(ma.fields.Raw())
 
 
-class AnalysisSchema(ma.Schema):
+class AnalysisSchema(Schema):
     file_uri = ma.fields.String()
     filename = ma.fields.String()
     size = ma.fields.Integer()
@@ -40,11 +41,11 @@ class AnalysisSchema(ma.Schema):
     sample_rows = ma.fields.List(ma.fields.Dict())
 
 
-class SignedUploadRequestSchema(ma.Schema):
+class SignedUploadRequestSchema(Schema):
     filename = ma.fields.String(load_default="upload.csv")
 
 
-class SignedUploadSchema(ma.Schema):
+class SignedUploadSchema(Schema):
     upload_url = ma.fields.String(
         metadata={"description": "PUT the file's bytes here, no auth header needed"}
     )
@@ -52,7 +53,7 @@ class SignedUploadSchema(ma.Schema):
     expires_in = ma.fields.Integer()
 
 
-class ImportNewSchema(ma.Schema):
+class ImportNewSchema(Schema):
     file_uri = ma.fields.String(required=True)
     schema = ma.fields.List(
         ma.fields.Raw(),
@@ -64,7 +65,7 @@ class ImportNewSchema(ma.Schema):
     description = ma.fields.String(load_default=None)
 
 
-class ImportExistingSchema(ma.Schema):
+class ImportExistingSchema(Schema):
     file_uri = ma.fields.String(required=True)
     field_mappings = ma.fields.Dict(
         keys=ma.fields.String(),
@@ -74,30 +75,30 @@ class ImportExistingSchema(ma.Schema):
     )
 
 
-class ImportStartedSchema(ma.Schema):
+class ImportStartedSchema(Schema):
     job_id = ma.fields.String()
     recordset_id = ma.fields.String()
     status = ma.fields.String()
     stream_url = ma.fields.String()
 
 
-class RecordsetExportRequestSchema(ma.Schema):
+class RecordsetExportRequestSchema(Schema):
     recordset_id = ma.fields.String(required=True)
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(EXPORT_FORMATS))
 
 
-class GeocodeRequestSchema(ma.Schema):
+class GeocodeRequestSchema(Schema):
     recordset_id = ma.fields.String(required=True)
     address_fields = ma.fields.List(ma.fields.String(), required=True, validate=ma.validate.Length(min=1))
 
 
-class RecordsJobStartedSchema(ma.Schema):
+class RecordsJobStartedSchema(Schema):
     job_id = ma.fields.String()
     status = ma.fields.String()
     stream_url = ma.fields.String()
 
 
-class ImportJobSchema(ma.Schema):
+class ImportJobSchema(Schema):
     id = ma.fields.String()
     job_id = ma.fields.String()
     job_type = ma.fields.String()
@@ -120,7 +121,7 @@ class ImportJobSchema(ma.Schema):
     error_report_url = ma.fields.String(allow_none=True)
 
 
-class JobFilters(ma.Schema):
+class JobFilters(Schema):
     job_type = ma.fields.String(load_default=None, metadata={"description": "import or export"})
     status = ma.fields.String(
         load_default=None,
@@ -128,7 +129,7 @@ class JobFilters(ma.Schema):
     )
 
 
-class GeocodeJobFilters(ma.Schema):
+class GeocodeJobFilters(Schema):
     status = ma.fields.String(load_default=None)
 
 
@@ -136,17 +137,17 @@ JobListArgs = page_args("page", base=JobFilters)
 GeocodeJobListArgs = page_args("page", base=GeocodeJobFilters)
 
 
-class ImportReportUrlSchema(ma.Schema):
+class ImportReportUrlSchema(Schema):
     url = ma.fields.String()
     error_report_url = ma.fields.String()
     expires_in = ma.fields.Integer()
 
 
-class ImportCancelAllSchema(ma.Schema):
+class ImportCancelAllSchema(Schema):
     cancelled = ma.fields.Integer()
     job_ids = ma.fields.List(ma.fields.String())
 
 
-class SignedQuerySchema(ma.Schema):
+class SignedQuerySchema(Schema):
     exp = ma.fields.String(required=True)
     sig = ma.fields.String(required=True)

@@ -6,7 +6,6 @@ belongs to the workspace. Jobs are platform jobs (narrative.platform.jobs) of th
 """
 
 import re
-import uuid
 
 import sqlalchemy as sa
 
@@ -15,7 +14,7 @@ from narrative.platform import jobs as platform_jobs
 from narrative.platform.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from narrative.platform.jobs import Job, enqueue_job
 from narrative.platform.storage import StoredFile, open_file, signed_download_url, store_file
-from narrative.platform.tenancy import get_in_workspace_or_404
+from narrative.platform.tenancy import find, get_or_404, resolve_reference
 from narrative.records import service as records_service
 from narrative.records.fields import FIELD_TYPES, slugify_key
 from narrative.records.importing.analysis import analyze_stream
@@ -73,11 +72,11 @@ def upload_file(*, workspace_id, user_id, upload, max_bytes=None):
     return stored, analyze_file(stored)
 
 
-def stored_file_from_uri(uri, *, workspace_id):
+def stored_file_from_uri(uri):
     """The workspace's stored file a `file_uri` names; 404 for another workspace's or a malformed one."""
     match = FILE_URI.match(str(uri or "").strip())
-    stored = db.session.get(StoredFile, uuid.UUID(match.group(1))) if match else None
-    if stored is None or stored.workspace_id != workspace_id:
+    stored = find(StoredFile, match.group(1)) if match else None
+    if stored is None:
         raise NotFound("File not found; upload it with POST /api/v1/import/upload first.")
     return stored
 
@@ -153,7 +152,7 @@ def start_import_into_new_recordset(
     *, workspace_id, user_id, uri, schema=None, name=None, icon=None, description=None
 ):
     """Create the recordset from the schema (or the analysis) and queue the import job."""
-    stored = stored_file_from_uri(uri, workspace_id=workspace_id)
+    stored = stored_file_from_uri(uri)
     analysis = analyze_file(stored)
     specs, columns = _schema_from_analysis(analysis, schema)
     if not specs:
@@ -174,8 +173,8 @@ def start_import_into_new_recordset(
 
 def start_import_into_recordset(*, workspace_id, user_id, recordset_id, uri, field_mappings=None):
     """Queue an import into an existing recordset; columns map to fields by `field_mappings` or by name."""
-    recordset = get_in_workspace_or_404(Recordset, recordset_id)
-    stored = stored_file_from_uri(uri, workspace_id=workspace_id)
+    recordset = get_or_404(Recordset, recordset_id)
+    stored = stored_file_from_uri(uri)
     analysis = analyze_file(stored)
     by_name = {spec["key"]: spec["key"] for spec in recordset.fields}
     by_name.update({spec["name"].strip().lower(): spec["key"] for spec in recordset.fields})
@@ -258,7 +257,8 @@ def error_report_url(record_import, *, expires_in=REPORT_URL_SECONDS):
 
 
 def report_file_for_job(job_id):
-    """The report file of a job's import (for the signed download route; no workspace check there)."""
+    """The report file of a job's import, in any workspace: for the signed download route, inside
+    its `all_workspaces()` (the link's signature, checked next, is the authority)."""
     record_import = db.session.scalar(sa.select(RecordImport).where(RecordImport.job_id == job_id))
     if record_import is None or record_import.report_file_id is None:
         raise NotFound("This job has no error report.")
@@ -272,7 +272,7 @@ def report_file_for_job(job_id):
 
 
 def start_export(*, workspace_id, user_id, recordset_id, file_format="csv"):
-    recordset = get_in_workspace_or_404(Recordset, recordset_id)
+    recordset = resolve_reference(Recordset, recordset_id, field="recordset_id")
     if file_format not in EXPORT_FORMATS:
         raise ValidationFailed(
             "Unknown export format.", details=[{"field": "format", "message": "csv, xlsx or geojson"}]
@@ -290,7 +290,7 @@ def start_export(*, workspace_id, user_id, recordset_id, file_format="csv"):
 
 
 def start_geocoding(*, workspace_id, user_id, recordset_id, address_fields):
-    recordset = get_in_workspace_or_404(Recordset, recordset_id)
+    recordset = resolve_reference(Recordset, recordset_id, field="recordset_id")
     keys = {spec["key"] for spec in recordset.fields}
     names = {spec["name"].strip().lower(): spec["key"] for spec in recordset.fields}
     resolved, details = [], []
@@ -328,8 +328,8 @@ def normalise_status(status):
     return value
 
 
-def jobs_query(*, workspace_id, kinds, status=None):
-    query = sa.select(Job).where(Job.workspace_id == workspace_id, Job.kind.in_(kinds))
+def jobs_query(*, kinds, status=None):
+    query = sa.select(Job).where(Job.kind.in_(kinds))
     if status:
         query = query.where(Job.status == normalise_status(status))
     return query
@@ -346,20 +346,16 @@ def kinds_for(job_type):
     return (kind,)
 
 
-def get_workspace_job(job_id, *, workspace_id, kinds):
-    job = platform_jobs.get_job(job_id, workspace_id=workspace_id)
+def get_workspace_job(job_id, *, kinds):
+    job = platform_jobs.get_job(job_id)
     if job.kind not in kinds:
         raise NotFound("Job not found.")
     return job
 
 
-def cancel_all(*, workspace_id, kinds):
+def cancel_all(*, kinds):
     active = db.session.scalars(
-        sa.select(Job).where(
-            Job.workspace_id == workspace_id,
-            Job.kind.in_(kinds),
-            Job.status.in_(platform_jobs.ACTIVE_STATUSES),
-        )
+        sa.select(Job).where(Job.kind.in_(kinds), Job.status.in_(platform_jobs.ACTIVE_STATUSES))
     ).all()
     for job in active:
         platform_jobs.cancel_job(job)

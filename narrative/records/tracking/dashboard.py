@@ -77,7 +77,6 @@ def _overdue_stats(recordset, now):
             sa.func.min(Task.due_at).label("oldest_due_at"),
         )
         .where(
-            Task.workspace_id == recordset.workspace_id,
             Task.subject_type == SUBJECT_RECORD,
             Task.subject_id.in_(_active_records(recordset)),
             overdue_clause(now),
@@ -230,7 +229,6 @@ def _interaction_metrics(recordset, now, since):
 
 def _task_metrics(recordset, now, since):
     of_records = (
-        Task.workspace_id == recordset.workspace_id,
         Task.subject_type == SUBJECT_RECORD,
         Task.subject_id.in_(_active_records(recordset)),
     )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from narrative.extensions import db
 from narrative.platform.models import IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
+from narrative.platform.tenancy import WorkspaceScoped
 
 # RecordInsight.insight_type
 STALE = "stale"
@@ -57,7 +58,7 @@ def _user_fk():
     return mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class RecordInsight(IdMixin, TimestampMixin, db.Model):
+class RecordInsight(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_insights"
     __display_name__ = "Insight"
     __table_args__ = (
@@ -85,7 +86,7 @@ class RecordInsight(IdMixin, TimestampMixin, db.Model):
     generated_by_id: Mapped[uuid.UUID | None] = _user_fk()
 
 
-class RecordInteraction(IdMixin, TimestampMixin, db.Model):
+class RecordInteraction(WorkspaceScoped, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "record_interactions"
     __display_name__ = "Interaction"
     __table_args__ = (

@@ -6,12 +6,11 @@ reads need records.read, writes records.write and edit rights on the record's re
 answers 200 (not 201) to "log an interaction" and "create a task", and 200 with a body to deletes.
 """
 
-from narrative.extensions import db
 from narrative.identity.access import current_user, current_user_id, require
 from narrative.platform.api import Blueprint
 from narrative.platform.errors import NotFound
 from narrative.platform.pagination import page_schema, paginate
-from narrative.platform.tenancy import get_in_workspace_or_404
+from narrative.platform.tenancy import get_or_404
 from narrative.records import access
 from narrative.records.tracking import analysis, dashboard, service
 from narrative.records.tracking.models import RecordInsight, RecordInteraction
@@ -57,17 +56,17 @@ def _viewable_recordset(recordset_id):
 
 
 def _insight(insight_id, capability):
-    insight = get_in_workspace_or_404(RecordInsight, insight_id)
+    insight = get_or_404(RecordInsight, insight_id)
     return insight, _record_of(insight.record_id, capability, "Insight not found.")
 
 
 def _interaction(interaction_id, capability):
-    interaction = get_in_workspace_or_404(RecordInteraction, interaction_id)
+    interaction = get_or_404(RecordInteraction, interaction_id)
     return interaction, _record_of(interaction.record_id, capability, "Interaction not found.")
 
 
 def _task(task_id, capability):
-    task = get_in_workspace_or_404(Task, task_id)
+    task = get_or_404(Task, task_id)
     if not service.is_record_task(task):
         raise NotFound("Task not found.")
     return task, _record_of(task.subject_id, capability, "Task not found.")
@@ -118,7 +117,6 @@ def generate_insights(payload, record_id):
         stale_after_days=payload.get("stale_after_days"),
         insight_types=payload.get("insight_types"),
     )
-    db.session.commit()
     return result
 
 
@@ -126,7 +124,6 @@ def _close_insight(insight_id, payload, close):
     insight, _ = _insight(insight_id, "can_edit")
     payload = payload or {}
     close(insight, user_id=current_user_id(), note=payload.get("note") or payload.get("action_note"))
-    db.session.commit()
     return insight
 
 
@@ -174,7 +171,6 @@ def log_interaction(payload, record_id):
     """Log a new interaction for a record (call, email, meeting, note, message)"""
     record = access.record_or_404(record_id, "can_edit")
     interaction = service.log_interaction(record, user_id=current_user_id(), **payload)
-    db.session.commit()
     return interaction
 
 
@@ -187,7 +183,6 @@ def update_interaction(payload, interaction_id):
     """Update an existing interaction (only the fields sent)"""
     interaction, _ = _interaction(interaction_id, "can_edit")
     service.update_interaction(interaction, user_id=current_user_id(), changes=payload)
-    db.session.commit()
     return interaction
 
 
@@ -200,7 +195,6 @@ def delete_interaction(interaction_id):
     interaction, _ = _interaction(interaction_id, "can_edit")
     deleted_id = interaction.id
     service.delete_interaction(interaction, user_id=current_user_id())
-    db.session.commit()
     return {"id": deleted_id, "deleted": True}
 
 
@@ -233,7 +227,6 @@ def create_task(payload, record_id):
     """Create a new task for a record"""
     record = access.record_or_404(record_id, "can_edit")
     task = service.create_record_task(record, user_id=current_user_id(), **payload)
-    db.session.commit()
     return task
 
 
@@ -246,7 +239,6 @@ def update_task(payload, task_id):
     """Update an existing task (status completed completes it; away from completed reopens it)"""
     task, record = _task(task_id, "can_edit")
     service.update_record_task(task, record, user_id=current_user_id(), changes=payload)
-    db.session.commit()
     return task
 
 
@@ -259,7 +251,6 @@ def delete_task(task_id):
     task, record = _task(task_id, "can_edit")
     deleted_id = task.id
     service.delete_record_task(task, record, user_id=current_user_id())
-    db.session.commit()
     return {"id": deleted_id, "deleted": True}
 
 
@@ -275,7 +266,6 @@ def complete_task(payload, task_id):
     service.complete_record_task(
         task, record, user_id=current_user_id(), note=payload.get("note") or payload.get("completion_note")
     )
-    db.session.commit()
     return task
 
 
@@ -303,7 +293,6 @@ def analyze(payload, record_id):
     result = analysis.analyze(
         record, user_id=current_user_id(), stale_after_days=(payload or {}).get("stale_after_days")
     )
-    db.session.commit()  # the AI call log row
     return result
 
 
@@ -320,7 +309,6 @@ def draft_message(payload, record_id):
     result = analysis.draft_message(
         record, user_id=current_user_id(), sender_name=getattr(user, "name", None), **payload
     )
-    db.session.commit()  # the AI call log row
     return result
 
 
@@ -341,5 +329,4 @@ def follow_up_suggestions(payload, recordset_id):
         record_ids=payload.get("record_ids"),
         stale_after_days=payload.get("stale_after_days"),
     )
-    db.session.commit()  # the AI call log row
     return result

@@ -5,6 +5,7 @@ from datetime import UTC
 import marshmallow as ma
 
 from narrative.platform.pagination import PageArgs
+from narrative.platform.schemas import Schema
 from narrative.records.tracking.analysis import CHANNELS, TONES
 from narrative.records.tracking.models import DIRECTIONS, INSIGHT_TYPES, INTERACTION_TYPES, PRIORITIES
 from narrative.tasks.models import STATUS_ALIASES, STATUSES
@@ -24,7 +25,7 @@ TASK_STATUS_CHOICES = [*STATUSES, *STATUS_ALIASES]
 # --- insights ------------------------------------------------------------------------------------
 
 
-class InsightSchema(ma.Schema):
+class InsightSchema(Schema):
     id = ma.fields.UUID()
     record_id = ma.fields.UUID()
     recordset_id = ma.fields.UUID()
@@ -50,17 +51,17 @@ class InsightListArgs(PageArgs):
     include_dismissed = ma.fields.Boolean(load_default=False)
 
 
-class InsightActionSchema(ma.Schema):
+class InsightActionSchema(Schema):
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
     action_note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
 
 
-class GenerateInsightsSchema(ma.Schema):
+class GenerateInsightsSchema(Schema):
     insight_types = ma.fields.List(_one_of(INSIGHT_TYPES), load_default=None)
     stale_after_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=3650), load_default=None)
 
 
-class GeneratedInsightsSchema(ma.Schema):
+class GeneratedInsightsSchema(Schema):
     record_id = ma.fields.UUID()
     insights = ma.fields.List(
         ma.fields.Nested(InsightSchema), metadata={"description": "The open insights now"}
@@ -80,7 +81,7 @@ class GeneratedInsightsSchema(ma.Schema):
 # --- interactions --------------------------------------------------------------------------------
 
 
-class InteractionParticipantSchema(ma.Schema):
+class InteractionParticipantSchema(Schema):
     class Meta:
         unknown = ma.INCLUDE
 
@@ -89,7 +90,7 @@ class InteractionParticipantSchema(ma.Schema):
     user_id = ma.fields.UUID(allow_none=True)
 
 
-class InteractionSchema(ma.Schema):
+class InteractionSchema(Schema):
     id = ma.fields.UUID()
     record_id = ma.fields.UUID()
     recordset_id = ma.fields.UUID()
@@ -108,7 +109,7 @@ class InteractionSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class InteractionUpdateSchema(ma.Schema):
+class InteractionUpdateSchema(Schema):
     interaction_type = _one_of(INTERACTION_TYPES)
     direction = _one_of(DIRECTIONS, allow_none=True)
     subject = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=300))
@@ -141,7 +142,7 @@ class InteractionListArgs(PageArgs):
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-class TaskSchema(ma.Schema):
+class TaskSchema(Schema):
     id = ma.fields.UUID()
     record_id = ma.fields.Function(
         lambda task: str(task.subject_id) if task.subject_type == "record" else None,
@@ -167,7 +168,7 @@ class TaskSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class TaskUpdateSchema(ma.Schema):
+class TaskUpdateSchema(Schema):
     title = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20000))
     status = _one_of(TASK_STATUS_CHOICES)
@@ -197,12 +198,12 @@ class TaskListArgs(PageArgs):
     include_completed = ma.fields.Boolean(load_default=False)
 
 
-class TaskCompleteSchema(ma.Schema):
+class TaskCompleteSchema(Schema):
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
     completion_note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
 
 
-class TrackingDeletedSchema(ma.Schema):
+class TrackingDeletedSchema(Schema):
     id = ma.fields.UUID()
     deleted = ma.fields.Boolean()
 
@@ -210,7 +211,7 @@ class TrackingDeletedSchema(ma.Schema):
 # --- dashboard -----------------------------------------------------------------------------------
 
 
-class RecordMetricsSchema(ma.Schema):
+class RecordMetricsSchema(Schema):
     total = ma.fields.Integer()
     with_open_insights = ma.fields.Integer()
     without_interaction_last_30_days = ma.fields.Integer()
@@ -220,7 +221,7 @@ class RecordMetricsSchema(ma.Schema):
     with_overdue_tasks = ma.fields.Integer()
 
 
-class InsightMetricsSchema(ma.Schema):
+class InsightMetricsSchema(Schema):
     open = ma.fields.Integer()
     open_by_type = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     open_by_priority = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
@@ -228,12 +229,12 @@ class InsightMetricsSchema(ma.Schema):
     dismissed_last_30_days = ma.fields.Integer()
 
 
-class InteractionMetricsSchema(ma.Schema):
+class InteractionMetricsSchema(Schema):
     last_30_days = ma.fields.Integer()
     by_type_last_30_days = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
-class TaskMetricsSchema(ma.Schema):
+class TaskMetricsSchema(Schema):
     open = ma.fields.Integer()
     overdue = ma.fields.Integer()
     due_next_7_days = ma.fields.Integer()
@@ -243,7 +244,7 @@ class TaskMetricsSchema(ma.Schema):
     by_status = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
-class DashboardSchema(ma.Schema):
+class DashboardSchema(Schema):
     recordset_id = ma.fields.UUID()
     generated_at = ma.fields.DateTime()
     period_days = ma.fields.Integer()
@@ -258,11 +259,11 @@ class DashboardSchema(ma.Schema):
 # --- AI: analysis, drafts, follow-up suggestions -------------------------------------------------
 
 
-class AnalyzeSchema(ma.Schema):
+class AnalyzeSchema(Schema):
     stale_after_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=3650), load_default=None)
 
 
-class RecordAnalysisFactsSchema(ma.Schema):
+class RecordAnalysisFactsSchema(Schema):
     days_since_activity = ma.fields.Integer()
     last_activity_at = ma.fields.DateTime()
     last_activity_kind = ma.fields.String(metadata={"description": "update | interaction"})
@@ -280,14 +281,14 @@ class RecordAnalysisFactsSchema(ma.Schema):
     follow_up_due = ma.fields.Boolean()
 
 
-class SignalSchema(ma.Schema):
+class SignalSchema(Schema):
     insight_type = ma.fields.String()
     title = ma.fields.String()
     priority = ma.fields.String()
     facts = ma.fields.Dict()
 
 
-class RecordAnalysisSchema(ma.Schema):
+class RecordAnalysisSchema(Schema):
     record_id = ma.fields.UUID()
     recordset_id = ma.fields.UUID()
     title = ma.fields.String()
@@ -303,7 +304,7 @@ class RecordAnalysisSchema(ma.Schema):
     analyzed_at = ma.fields.DateTime()
 
 
-class DraftMessageSchema(ma.Schema):
+class DraftMessageSchema(Schema):
     channel = _one_of(CHANNELS, load_default="email")
     tone = _one_of(TONES, load_default="professional")
     purpose = ma.fields.String(
@@ -318,13 +319,13 @@ class DraftMessageSchema(ma.Schema):
     recipient_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
 
 
-class RecipientSchema(ma.Schema):
+class RecipientSchema(Schema):
     name = ma.fields.String()
     email = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)
 
 
-class DraftFactsSchema(ma.Schema):
+class DraftFactsSchema(Schema):
     last_interaction_at = ma.fields.DateTime(allow_none=True)
     last_interaction_type = ma.fields.String(allow_none=True)
     preferred_channel = ma.fields.String(allow_none=True)
@@ -332,7 +333,7 @@ class DraftFactsSchema(ma.Schema):
     open_tasks = ma.fields.Integer()
 
 
-class DraftSchema(ma.Schema):
+class DraftSchema(Schema):
     record_id = ma.fields.UUID()
     channel = ma.fields.String()
     tone = ma.fields.String()
@@ -345,13 +346,13 @@ class DraftSchema(ma.Schema):
     model = ma.fields.String()
 
 
-class FollowUpRequestSchema(ma.Schema):
+class FollowUpRequestSchema(Schema):
     limit = ma.fields.Integer(load_default=10, validate=ma.validate.Range(min=1, max=50))
     record_ids = ma.fields.List(ma.fields.UUID(), load_default=None)
     stale_after_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=3650), load_default=None)
 
 
-class SuggestionSchema(ma.Schema):
+class SuggestionSchema(Schema):
     record_id = ma.fields.UUID()
     title = ma.fields.String()
     score = ma.fields.Integer()
@@ -366,7 +367,7 @@ class SuggestionSchema(ma.Schema):
     follow_up_at = ma.fields.DateTime(allow_none=True)
 
 
-class FollowUpSuggestionsSchema(ma.Schema):
+class FollowUpSuggestionsSchema(Schema):
     recordset_id = ma.fields.UUID()
     generated_at = ma.fields.DateTime()
     stale_after_days = ma.fields.Integer()

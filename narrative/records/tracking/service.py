@@ -1,6 +1,6 @@
 """Record tracking writes: interactions, a record's tasks, insights (generate, act on, dismiss).
 
-Keyword-only functions working in the caller's transaction (routes commit). Callers have already
+Keyword-only functions working in the caller's unit of work (nothing here commits). Callers have already
 checked access to the record (narrative.records.access). Every write emits a `record.*` event with
 the record's id, which puts it in the record's activity; task writes also emit the generic
 `task.*` events through narrative.tasks.service.
@@ -13,6 +13,7 @@ from narrative.platform.errors import ValidationFailed
 from narrative.platform.events import emit
 from narrative.platform.models import new_id, utcnow
 from narrative.records.models import Record
+from narrative.records.service import checked_member_user
 from narrative.records.tracking import events  # noqa: F401  (registers the event types)
 from narrative.records.tracking import insights as facts_of
 from narrative.records.tracking.models import (
@@ -72,6 +73,10 @@ def interaction_payload(interaction):
 
 
 def _checked_interaction(values):
+    for index, participant in enumerate(values.get("participants") or []):
+        if isinstance(participant, dict) and participant.get("user_id") is not None:
+            user_id = checked_member_user(participant["user_id"], field=f"participants.{index}.user_id")
+            participant["user_id"] = str(user_id)
     if "interaction_type" in values and values["interaction_type"] not in INTERACTION_TYPES:
         raise _invalid("interaction_type", f"must be one of {', '.join(INTERACTION_TYPES)}")
     if values.get("direction") is not None and values["direction"] not in DIRECTIONS:
@@ -145,9 +150,7 @@ def delete_interaction(interaction, *, user_id):
 
 
 def interactions_query(record, *, interaction_type=None):
-    stmt = sa.select(RecordInteraction).where(
-        RecordInteraction.workspace_id == record.workspace_id, RecordInteraction.record_id == record.id
-    )
+    stmt = sa.select(RecordInteraction).where(RecordInteraction.record_id == record.id)
     if interaction_type:
         stmt = stmt.where(RecordInteraction.interaction_type == interaction_type)
     return stmt
@@ -247,9 +250,7 @@ def insight_payload(insight):
 
 
 def insights_query(record, *, insight_type=None, include_dismissed=False, status=None):
-    stmt = sa.select(RecordInsight).where(
-        RecordInsight.workspace_id == record.workspace_id, RecordInsight.record_id == record.id
-    )
+    stmt = sa.select(RecordInsight).where(RecordInsight.record_id == record.id)
     if insight_type:
         stmt = stmt.where(RecordInsight.insight_type == insight_type)
     if status:
@@ -403,11 +404,7 @@ def remove_tracking_of_recordset(recordset):
     record_ids = sa.select(Record.id).where(Record.recordset_id == recordset.id)
     db.session.execute(
         sa.delete(Task)
-        .where(
-            Task.workspace_id == recordset.workspace_id,
-            Task.subject_type == SUBJECT_RECORD,
-            Task.subject_id.in_(record_ids),
-        )
+        .where(Task.subject_type == SUBJECT_RECORD, Task.subject_id.in_(record_ids))
         .execution_options(synchronize_session=False)
     )
     for model in (RecordInsight, RecordInteraction):
